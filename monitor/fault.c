@@ -1,0 +1,495 @@
+/*
+ * Fault handler threads. Each reads fault messages from whichever uffd
+ * is ready and resolves them: first touch -> zero page, evicted page ->
+ * fetch and copy, lost page -> poison (SIGBUS), write to a clean page ->
+ * un-protect. A page some other thread is working on is left alone: that
+ * thread's ioctl (copy, un-protect or the evictor's wake) wakes every
+ * waiter on the page, and a woken waiter retries its access.
+ */
+#include "config.h"
+#include "fault.h"
+#include "evict.h"
+#include "log.h"
+#include "pagestate.h"
+#include "region.h"
+#include "uffd.h"
+#include "uffd_compat.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_KEY UINT64_MAX
+#define MSGS_PER_READ 16
+#define LOST_LOG_LIMIT 10 /* per region; the rest are only counted */
+
+struct fault_thread {
+	struct monitor *m;
+	pthread_t thread;
+	struct evict_ctx ectx; /* direct reclaim; its conn fetches too */
+	uint8_t *page;	       /* fetch buffer */
+	const uint8_t *zero_page_ptr;
+};
+
+struct fault_pool {
+	int epfd;
+	int stop_efd;
+	unsigned n;
+	uint8_t *zero_page;
+	struct fault_thread *threads;
+};
+
+static void lost_log(struct monitor *m, struct region *r, uint64_t pg,
+		     int err)
+{
+	uint64_t n = atomic_fetch_add(&r->st.poisoned, 1);
+
+	if (n < LOST_LOG_LIMIT)
+		log_warn("region %016" PRIx64 " (%s) page %" PRIu64
+			 ": %s; the access gets SIGBUS%s",
+			 r->id, r->name, pg,
+			 err == -ENOENT	   ? "backend lost the page"
+			 : err == -EBADMSG ? "stored copy failed its checksum"
+					   : strerror(-err),
+			 n + 1 == LOST_LOG_LIMIT ? " (further losses only "
+						   "counted)"
+						 : "");
+}
+
+/* An install that did not happen: restore the page and let it refault. */
+static void install_revert(struct monitor *m, struct region *r, uint64_t pg,
+			   uint8_t before, int reserved)
+{
+	pthread_mutex_lock(&r->lock);
+	uint8_t b = r->pages[pg];
+	if (b & PS_DISCARD)
+		r->pages[pg] = PS_NEW | (before & PS_STORED);
+	else
+		r->pages[pg] = before & (uint8_t)~PS_WAITERS;
+	pthread_mutex_unlock(&r->lock);
+	/* Wakes this fault and any deferred one: they refault. */
+	if (reserved)
+		evict_unreserve(m, r, 1);
+	uffd_wake(r->uffd, region_page_addr(r, pg, m->page_shift),
+		  m->page_size);
+}
+
+/* Fetch one page, retrying briefly on transient backend errors. */
+static int fetch_page(struct fault_thread *ft, struct region *r, uint64_t pg)
+{
+	struct monitor *m = ft->m;
+	struct page_key key = { .region_id = r->id, .pgoff = pg };
+	void *bufs[1] = { ft->page };
+	int res = -EIO;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		m->be_ops->multi_get(ft->ectx.conn, r->br, &key, bufs, 1, &res);
+		if (res == 0 || res == -ENOENT || res == -EBADMSG)
+			return res;
+		STAT_INC(&m->stats, backend_get_errors);
+		usleep(attempt == 0 ? 1000 : 10000);
+	}
+	return res;
+}
+
+static void fault_missing(struct fault_thread *ft, struct region *r,
+			  uint64_t pg, int write)
+{
+	struct monitor *m = ft->m;
+	uint64_t addr = region_page_addr(r, pg, m->page_shift);
+	int reserved = 0, fetch = 0, ret;
+	uint8_t before, nb;
+
+	pthread_mutex_lock(&r->lock);
+	before = r->pages[pg];
+	switch (ps_state(before)) {
+	case PS_RESIDENT:
+		/* The client discarded it without telling us (yet): its slot
+		 * is still counted; serve it as a first touch. */
+		reserved = 1;
+		break;
+	case PS_NEW:
+		break;
+	case PS_EVICTED:
+		fetch = 1;
+		break;
+	case PS_LOST:
+		pthread_mutex_unlock(&r->lock);
+		STAT_INC(&m->stats, poisoned);
+		atomic_fetch_add(&r->st.poisoned, 1);
+		uffd_poison(r->uffd, addr, m->page_size);
+		return;
+	default:
+		r->pages[pg] = before | PS_WAITERS;
+		pthread_mutex_unlock(&r->lock);
+		STAT_INC(&m->stats, faults_deferred);
+		return;
+	}
+	r->pages[pg] = ps_set_state(
+		before & (uint8_t)~(PS_DISCARD | PS_WAITERS), PS_INSTALLING);
+	pthread_mutex_unlock(&r->lock);
+
+	if (!reserved) {
+		if (evict_reserve(m, r, &ft->ectx)) {
+			STAT_INC(&m->stats, install_retries);
+			install_revert(m, r, pg, before, 0);
+			return;
+		}
+		reserved = 1;
+	}
+	if (fetch) {
+		ret = fetch_page(ft, r, pg);
+		if (ret == -ENOENT || ret == -EBADMSG) {
+			if (ret == -ENOENT)
+				STAT_INC(&m->stats, pages_lost);
+			else
+				STAT_INC(&m->stats, checksum_errors);
+			atomic_fetch_add(&r->st.pages_lost, 1);
+			lost_log(m, r, pg, ret);
+			pthread_mutex_lock(&r->lock);
+			r->pages[pg] = PS_LOST | (before & PS_STORED);
+			pthread_mutex_unlock(&r->lock);
+			evict_unreserve(m, r, 1);
+			STAT_INC(&m->stats, poisoned);
+			ret = uffd_poison(r->uffd, addr, m->page_size);
+			if (ret)
+				log_err("UFFDIO_POISON region %016" PRIx64
+					": %s",
+					r->id, strerror(-ret));
+			return;
+		}
+		if (ret) {
+			/* Backend unreachable: the client waits and refaults. */
+			install_revert(m, r, pg, before, 1);
+			return;
+		}
+		ret = uffd_copy(r->uffd, addr, ft->page, m->page_size, !write);
+	} else if (write) {
+		ret = uffd_zeropage(r->uffd, addr, m->page_size);
+	} else {
+		/* Read of a fresh page: install it protected, so a page that
+		 * is never written is never written back. */
+		ret = uffd_copy(r->uffd, addr, ft->zero_page_ptr, m->page_size,
+				1);
+	}
+	if (ret == -EEXIST) {
+		uffd_wake(r->uffd, addr, m->page_size);
+		write = 1; /* unknown contents: treat as dirty */
+	} else if (ret) {
+		if (ret == -EAGAIN)
+			STAT_INC(&m->stats, install_retries);
+		else
+			log_debug("install region %016" PRIx64 " page %" PRIu64
+				  ": %s",
+				  r->id, pg, strerror(-ret));
+		install_revert(m, r, pg, before, 1);
+		return;
+	}
+
+	nb = PS_RESIDENT | (before & PS_STORED);
+	if (write)
+		nb |= PS_DIRTY;
+	if (fetch)
+		nb |= PS_REF; /* it came back: reuse observed */
+	else if (before & PS_STORED)
+		nb |= PS_DIRTY; /* zeros over a stale stored copy */
+	pthread_mutex_lock(&r->lock);
+	uint8_t now = r->pages[pg];
+	int discard = now & PS_DISCARD;
+	r->pages[pg] = discard ? (PS_NEW | (before & PS_STORED)) : nb;
+	pthread_mutex_unlock(&r->lock);
+	/* A fault deferred after our copy's wake (say, the first write to
+	 * a page installed protected) still waits: wake it now. */
+	if (now & PS_WAITERS)
+		uffd_wake(r->uffd, addr, m->page_size);
+	if (discard) {
+		region_punch(m, r, pg, 1);
+		evict_unreserve(m, r, 1);
+		return;
+	}
+	if (fetch) {
+		STAT_INC(&m->stats, placed_pages);
+		atomic_fetch_add_explicit(&r->st.placed_pages, 1,
+					  memory_order_relaxed);
+	} else {
+		STAT_INC(&m->stats, zero_pages);
+		atomic_fetch_add_explicit(&r->st.zero_pages, 1,
+					  memory_order_relaxed);
+	}
+	evict_note_install(m, r, pg);
+}
+
+static void fault_wp(struct fault_thread *ft, struct region *r, uint64_t pg)
+{
+	struct monitor *m = ft->m;
+	uint64_t addr = region_page_addr(r, pg, m->page_shift);
+	uint8_t before;
+
+	STAT_INC(&m->stats, faults_wp);
+	pthread_mutex_lock(&r->lock);
+	before = r->pages[pg];
+	switch (ps_state(before)) {
+	case PS_RESIDENT:
+		r->pages[pg] = ps_set_state(before & (uint8_t)~PS_WAITERS,
+					    PS_UNPROTECTING);
+		break;
+	case PS_NEW:
+	case PS_EVICTED:
+	case PS_LOST:
+		/* Evicted after the fault was raised: refault as missing. */
+		pthread_mutex_unlock(&r->lock);
+		uffd_wake(r->uffd, addr, m->page_size);
+		return;
+	default:
+		r->pages[pg] = before | PS_WAITERS;
+		pthread_mutex_unlock(&r->lock);
+		STAT_INC(&m->stats, faults_deferred);
+		return;
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* First write to a clean page: from now on it must be written back.
+	 * The page is busy, so no eviction can protect it in between. */
+	uffd_wp(r->uffd, addr, m->page_size, 0);
+	pthread_mutex_lock(&r->lock);
+	uint8_t now = r->pages[pg];
+	int discard = now & PS_DISCARD;
+	r->pages[pg] = discard ? (PS_NEW | (before & PS_STORED))
+			       : (uint8_t)(PS_RESIDENT | PS_DIRTY | PS_REF |
+					   (before & PS_STORED));
+	pthread_mutex_unlock(&r->lock);
+	if (now & PS_WAITERS)
+		uffd_wake(r->uffd, addr, m->page_size);
+	if (discard) {
+		region_punch(m, r, pg, 1);
+		evict_unreserve(m, r, 1);
+	}
+}
+
+/* The client dropped [start, end): forget those pages here and remotely. */
+static void fault_discard(struct fault_thread *ft, struct region *r,
+			  uint64_t start, uint64_t end)
+{
+	struct monitor *m = ft->m;
+	struct page_key *keys = ft->ectx.keys;
+	uint64_t first, last, resident = 0, dropped = 0;
+
+	if (end <= r->base || start >= r->base + r->size)
+		return;
+	if (start < r->base)
+		start = r->base;
+	if (end > r->base + r->size)
+		end = r->base + r->size;
+	first = (start - r->base) >> m->page_shift;
+	last = (end - r->base + m->page_size - 1) >> m->page_shift;
+
+	for (uint64_t pg = first; pg < last;) {
+		unsigned nkeys = 0;
+		pthread_mutex_lock(&r->lock);
+		for (; pg < last && nkeys < ft->ectx.max; pg++) {
+			uint8_t b = r->pages[pg];
+			switch (ps_state(b)) {
+			case PS_NEW:
+				if (!(b & PS_STORED))
+					continue;
+				break;
+			case PS_RESIDENT:
+				resident++;
+				/* fall through */
+			case PS_EVICTED:
+			case PS_LOST:
+				dropped++;
+				break;
+			default:
+				/* Its owner finishes, then sees the flag. */
+				r->pages[pg] = b | PS_DISCARD;
+				dropped++;
+				continue;
+			}
+			r->pages[pg] = PS_NEW;
+			if (b & PS_STORED) {
+				keys[nkeys].region_id = r->id;
+				keys[nkeys].pgoff = pg;
+				nkeys++;
+			}
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (nkeys) {
+			m->be_ops->del(ft->ectx.conn, r->br, keys, nkeys);
+			STAT_ADD(&m->stats, remote_deletes, nkeys);
+		}
+	}
+	region_punch(m, r, first, last - first);
+	if (resident)
+		evict_unreserve(m, r, resident);
+	STAT_ADD(&m->stats, discarded_pages, dropped);
+}
+
+static void fault_dispatch(struct fault_thread *ft, struct region *r,
+			   const struct uffd_msg *msg)
+{
+	struct monitor *m = ft->m;
+
+	switch (msg->event) {
+	case UFFD_EVENT_PAGEFAULT: {
+		uint64_t addr = msg->arg.pagefault.address;
+		uint64_t flags = msg->arg.pagefault.flags;
+		if (addr < r->base || addr >= r->base + r->size)
+			return;
+		uint64_t pg = (addr - r->base) >> m->page_shift;
+		STAT_INC(&m->stats, faults);
+		atomic_fetch_add_explicit(&r->st.faults, 1,
+					  memory_order_relaxed);
+		atomic_store_explicit(&m->last_fault_time, (uint64_t)time(NULL),
+				      memory_order_relaxed);
+		if (flags & UFFD_PAGEFAULT_FLAG_WP)
+			fault_wp(ft, r, pg);
+		else
+			fault_missing(ft, r, pg,
+				      !!(flags & UFFD_PAGEFAULT_FLAG_WRITE));
+		break;
+	}
+	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_UNMAP:
+		fault_discard(ft, r, msg->arg.remove.start,
+			      msg->arg.remove.end);
+		break;
+	default:
+		log_debug("region %016" PRIx64 ": ignoring uffd event %u",
+			  r->id, msg->event);
+		break;
+	}
+}
+
+static void fault_drain(struct fault_thread *ft, struct region *r)
+{
+	struct uffd_msg msgs[MSGS_PER_READ];
+
+	/* Bounded, so one busy region cannot starve the others. */
+	for (int round = 0; round < 4; round++) {
+		ssize_t n = read(r->uffd, msgs, sizeof(msgs));
+		if (n <= 0)
+			return;
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+			if (atomic_load(&r->dead))
+				return;
+			fault_dispatch(ft, r, &msgs[i]);
+		}
+	}
+}
+
+static void *fault_main(void *arg)
+{
+	struct fault_thread *ft = arg;
+	struct monitor *m = ft->m;
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(m->faults->epfd, evs, 8, -1);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == STOP_KEY)
+				return NULL;
+			struct region *r = region_get(m, evs[i].data.u64);
+			if (!r)
+				continue;
+			if (!atomic_load(&r->dead))
+				fault_drain(ft, r);
+			region_put(m, r);
+		}
+	}
+}
+
+int fault_add_region(struct monitor *m, struct region *r)
+{
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = region_key(r) };
+
+	if (epoll_ctl(m->faults->epfd, EPOLL_CTL_ADD, r->uffd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void fault_remove_region(struct monitor *m, struct region *r)
+{
+	epoll_ctl(m->faults->epfd, EPOLL_CTL_DEL, r->uffd, NULL);
+}
+
+int fault_start(struct monitor *m)
+{
+	struct fault_pool *p = calloc(1, sizeof(*p));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_KEY };
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	p->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->epfd < 0 || p->stop_efd < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->stop_efd, &ev) < 0 ||
+	    posix_memalign((void **)&p->zero_page, m->page_size,
+			   m->page_size)) {
+		ret = -errno;
+		goto fail;
+	}
+	memset(p->zero_page, 0, m->page_size);
+	p->threads = calloc(m->set.fault_threads, sizeof(*p->threads));
+	if (!p->threads) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	m->faults = p;
+	for (unsigned i = 0; i < m->set.fault_threads; i++) {
+		struct fault_thread *ft = &p->threads[i];
+		ft->m = m;
+		ft->zero_page_ptr = p->zero_page;
+		ret = evict_ctx_init(m, &ft->ectx, m->set.evict_batch);
+		if (ret == 0 && posix_memalign((void **)&ft->page,
+					       m->page_size, m->page_size))
+			ret = -ENOMEM;
+		if (ret == 0)
+			ret = -pthread_create(&ft->thread, NULL, fault_main, ft);
+		if (ret) {
+			evict_ctx_fini(m, &ft->ectx);
+			free(ft->page);
+			ft->page = NULL;
+			fault_stop(m);
+			return ret;
+		}
+		p->n++;
+	}
+	return 0;
+fail:
+	if (p->epfd >= 0)
+		close(p->epfd);
+	if (p->stop_efd >= 0)
+		close(p->stop_efd);
+	free(p->zero_page);
+	free(p);
+	return ret ? ret : -ENOMEM;
+}
+
+void fault_stop(struct monitor *m)
+{
+	struct fault_pool *p = m->faults;
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (write(p->stop_efd, &one, sizeof(one)) < 0)
+		log_warn("fault_stop: %s", strerror(errno));
+	for (unsigned i = 0; i < p->n; i++) {
+		pthread_join(p->threads[i].thread, NULL);
+		evict_ctx_fini(m, &p->threads[i].ectx);
+		free(p->threads[i].page);
+	}
+	close(p->epfd);
+	close(p->stop_efd);
+	free(p->zero_page);
+	free(p->threads);
+	free(p);
+	m->faults = NULL;
+}

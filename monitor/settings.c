@@ -1,0 +1,369 @@
+/* Command-line parsing for the monitor: strict, every error explained. */
+#include "config.h"
+#include "settings.h"
+#include "backend.h"
+#include "parse.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FM_DEFAULT_LOCAL_DIR "/var/tmp/fluidmem"
+
+enum {
+	OPT_CACHE_SIZE = 256,
+	OPT_BACKEND,
+	OPT_LOCATOR,
+	OPT_SOCKET,
+	OPT_RUN_DIR,
+	OPT_CTL_SOCKET,
+	OPT_CTL_TCP,
+	OPT_LOCAL_DIR,
+	OPT_GROUP,
+	OPT_FAULT_THREADS,
+	OPT_EVICT_BATCH,
+	OPT_HEADROOM,
+	OPT_ORPHAN_GRACE,
+	OPT_MAX_REGIONS,
+	OPT_LOG_LEVEL,
+	OPT_DEBUG_SKIP_WP,
+	OPT_DEBUG_VICTIM,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "cache_size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "locator", required_argument, NULL, OPT_LOCATOR },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "ctl-socket", required_argument, NULL, OPT_CTL_SOCKET },
+	{ "ctl-tcp", required_argument, NULL, OPT_CTL_TCP },
+	{ "local-dir", required_argument, NULL, OPT_LOCAL_DIR },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "fault-threads", required_argument, NULL, OPT_FAULT_THREADS },
+	{ "evict-batch", required_argument, NULL, OPT_EVICT_BATCH },
+	{ "headroom", required_argument, NULL, OPT_HEADROOM },
+	{ "orphan-grace", required_argument, NULL, OPT_ORPHAN_GRACE },
+	{ "max-regions", required_argument, NULL, OPT_MAX_REGIONS },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "debug-skip-wp", no_argument, NULL, OPT_DEBUG_SKIP_WP },
+	{ "debug-victim", required_argument, NULL, OPT_DEBUG_VICTIM },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+void settings_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: monitor [LOCATOR] [OPTION]...\n"
+"Serve elastic memory regions through userfaultfd, keeping at most\n"
+"--cache_size pages resident and moving the rest to a backend.\n"
+"\n"
+"LOCATOR selects memcached with a libmemcached configuration string,\n"
+"e.g. --SERVER=127.0.0.1:11211 (several --SERVER= may be given).\n"
+"Without one the monitor uses the built-in local backend, which needs\n"
+"no server: pages go to sparse files under --local-dir.\n"
+"\n"
+"  --cache_size=PAGES     pages kept resident at most (default 20000)\n"
+"  --backend=NAME         backend: %s (default local, or memcached\n"
+"                         when a LOCATOR is given)\n"
+"  --locator=STRING       libmemcached configuration string\n"
+"  --socket=PATH          registration socket (default %s)\n"
+"  --run-dir=DIR          region state files (default %s)\n"
+"  --ctl-socket=PATH|none UNIX control socket for ui (default RUN_DIR/ctl.sock)\n"
+"  --ctl-tcp=[HOST:]PORT|none\n"
+"                         TCP control endpoint (default 127.0.0.1:%d)\n"
+"  --local-dir=DIR        local backend page files (default %s)\n"
+"  --group=NAME           group allowed to register regions and run\n"
+"                         privileged ui commands besides root\n"
+"  --fault-threads=N      userfaultfd handler threads (default 2)\n"
+"  --evict-batch=N        pages per eviction round, 1-1024 (default 64)\n"
+"  --headroom=PAGES       free cache slots background eviction keeps\n"
+"                         (default cache_size/32, at most 256)\n"
+"  --orphan-grace=SECONDS after a restart, how long regions left by the\n"
+"                         previous monitor wait for their client (default 60)\n"
+"  --max-regions=N        regions served at once (default 256)\n"
+"  --log-level=LEVEL      error, warn, info or debug (default info)\n"
+"  --debug-skip-wp        TEST ONLY: evict without write-protecting (loses writes)\n"
+"  --debug-victim=POLICY  TEST ONLY: clock (default) or recent (evict the page\n"
+"                         installed last)\n"
+"  -h, --help             show this help and exit\n"
+"      --version          show the version and exit\n",
+		backend_names(), FM_DEFAULT_SOCKET, FM_DEFAULT_RUN_DIR,
+		FM_DEFAULT_CTL_PORT, FM_DEFAULT_LOCAL_DIR);
+}
+
+static void settings_defaults(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->cache_size = 20000;
+	s->backend = NULL;
+	s->socket_path = FM_DEFAULT_SOCKET;
+	s->run_dir = FM_DEFAULT_RUN_DIR;
+	s->ctl_socket = NULL; /* derived from run_dir */
+	s->ctl_tcp = 1;
+	strcpy(s->ctl_host, "127.0.0.1");
+	s->ctl_port = FM_DEFAULT_CTL_PORT;
+	s->local_dir = FM_DEFAULT_LOCAL_DIR;
+	s->gid = (gid_t)-1;
+	s->fault_threads = 2;
+	s->evict_batch = 64;
+	s->orphan_grace_s = 60;
+	s->max_regions = 256;
+	s->log_level = LOG_INFO;
+}
+
+/* libmemcached options are upper case: --SERVER=, --SOCKET=, --POOL-MIN= */
+static int is_locator_arg(const char *a)
+{
+	if (strncmp(a, "--", 2) != 0 || a[2] < 'A' || a[2] > 'Z')
+		return 0;
+	for (const char *p = a + 2; *p && *p != '='; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'))
+			return 0;
+	return 1;
+}
+
+static int bad_value(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "monitor: invalid value '%s' for --%s: %s\n", val, opt,
+		why);
+	return -1;
+}
+
+static int num_opt(const char *opt, const char *val, uint64_t min,
+		   uint64_t max, uint64_t *out)
+{
+	char why[96];
+	int ret = parse_u64(val, min, max, out);
+
+	if (ret == 0)
+		return 0;
+	snprintf(why, sizeof(why), "expected a whole number from %llu to %llu",
+		 (unsigned long long)min, (unsigned long long)max);
+	return bad_value(opt, val, why);
+}
+
+static int path_opt(const char *opt, const char *val, size_t max)
+{
+	if (!*val)
+		return bad_value(opt, val, "must not be empty");
+	if (strlen(val) >= max)
+		return bad_value(opt, val, "path too long");
+	return 0;
+}
+
+int settings_parse(struct settings *s, int argc, char **argv)
+{
+	static char ctl_sock_buf[256];
+	uint64_t v;
+	int c, nloc = 0;
+
+	settings_defaults(s);
+	/* FluidMem-style LOCATOR words are not getopt options: take them out. */
+	int w = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[w++] = argv[i++];
+			break;
+		}
+		if (is_locator_arg(argv[i])) {
+			size_t used = strlen(s->locator);
+			if (used + strlen(argv[i]) + 2 > sizeof(s->locator)) {
+				fprintf(stderr, "monitor: LOCATOR too long\n");
+				return -1;
+			}
+			snprintf(s->locator + used, sizeof(s->locator) - used,
+				 "%s%s", used ? " " : "", argv[i]);
+			nloc++;
+			continue;
+		}
+		argv[w++] = argv[i];
+	}
+	argc = w;
+	argv[argc] = NULL;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		const char *name = NULL;
+		for (const struct option *o = long_options; o->name; o++)
+			if (o->val == c) {
+				name = o->name;
+				break;
+			}
+		switch (c) {
+		case OPT_CACHE_SIZE:
+			if (num_opt(name, optarg, 1, UINT64_C(1) << 40, &v))
+				return -1;
+			s->cache_size = v;
+			break;
+		case OPT_BACKEND:
+			if (!backend_find(optarg)) {
+				char why[128];
+				snprintf(why, sizeof(why),
+					 "unknown backend (this build has: %s)",
+					 backend_names());
+				return bad_value(name, optarg, why);
+			}
+			s->backend = optarg;
+			break;
+		case OPT_LOCATOR:
+			if (snprintf(s->locator, sizeof(s->locator), "%s",
+				     optarg) >= (int)sizeof(s->locator) ||
+			    !*optarg)
+				return bad_value(name, optarg,
+						 "empty or too long");
+			nloc++;
+			break;
+		case OPT_SOCKET:
+			if (path_opt(name, optarg, 108))
+				return -1;
+			s->socket_path = optarg;
+			break;
+		case OPT_RUN_DIR:
+			if (path_opt(name, optarg, 200))
+				return -1;
+			s->run_dir = optarg;
+			break;
+		case OPT_CTL_SOCKET:
+			if (path_opt(name, optarg, 108))
+				return -1;
+			s->ctl_socket = optarg;
+			break;
+		case OPT_CTL_TCP: {
+			uint16_t port;
+			if (strcmp(optarg, "none") == 0) {
+				s->ctl_tcp = 0;
+				break;
+			}
+			if (parse_host_port(optarg, s->ctl_host,
+					    sizeof(s->ctl_host), &port))
+				return bad_value(name, optarg,
+						 "expected [HOST:]PORT or none");
+			s->ctl_tcp = 1;
+			s->ctl_port = port;
+			break;
+		}
+		case OPT_LOCAL_DIR:
+			if (path_opt(name, optarg, 200))
+				return -1;
+			s->local_dir = optarg;
+			break;
+		case OPT_GROUP: {
+			struct group *g = getgrnam(optarg);
+			if (!g)
+				return bad_value(name, optarg, "no such group");
+			s->group = optarg;
+			s->gid = g->gr_gid;
+			break;
+		}
+		case OPT_FAULT_THREADS:
+			if (num_opt(name, optarg, 1, 64, &v))
+				return -1;
+			s->fault_threads = (unsigned)v;
+			break;
+		case OPT_EVICT_BATCH:
+			if (num_opt(name, optarg, 1, 1024, &v))
+				return -1;
+			s->evict_batch = (unsigned)v;
+			break;
+		case OPT_HEADROOM:
+			if (num_opt(name, optarg, 0, UINT64_C(1) << 40, &v))
+				return -1;
+			s->headroom = v;
+			s->headroom_set = 1;
+			break;
+		case OPT_ORPHAN_GRACE:
+			if (num_opt(name, optarg, 0, 86400, &v))
+				return -1;
+			s->orphan_grace_s = (unsigned)v;
+			break;
+		case OPT_MAX_REGIONS:
+			if (num_opt(name, optarg, 1, 65536, &v))
+				return -1;
+			s->max_regions = (unsigned)v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(optarg, &s->log_level))
+				return bad_value(name, optarg,
+						 "expected error, warn, info "
+						 "or debug");
+			break;
+		case OPT_DEBUG_SKIP_WP:
+			s->debug_skip_wp = 1;
+			break;
+		case OPT_DEBUG_VICTIM:
+			if (strcmp(optarg, "recent") == 0)
+				s->debug_victim_recent = 1;
+			else if (strcmp(optarg, "clock") == 0)
+				s->debug_victim_recent = 0;
+			else
+				return bad_value(name, optarg,
+						 "expected clock or recent");
+			break;
+		case 'h':
+			settings_usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("monitor (fluidmem) %s\n", PACKAGE_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "monitor: option '%s' needs a value\n",
+				argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr,
+				"monitor: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "monitor: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return -1;
+	}
+	if (!s->backend)
+		s->backend = nloc ? "memcached" : "local";
+	if (nloc && strcmp(s->backend, "memcached") != 0) {
+		fprintf(stderr, "monitor: a LOCATOR only makes sense with the "
+				"memcached backend\n");
+		return -1;
+	}
+	if (!backend_find(s->backend)) {
+		fprintf(stderr,
+			"monitor: backend '%s' is not in this build (it has: "
+			"%s); reconfigure with --enable-%s\n",
+			s->backend, backend_names(), s->backend);
+		return -1;
+	}
+	if (strcmp(s->backend, "memcached") == 0 && !nloc) {
+		fprintf(stderr, "monitor: the memcached backend needs a LOCATOR, "
+				"e.g. --SERVER=127.0.0.1:11211\n");
+		return -1;
+	}
+	if (!s->ctl_socket) {
+		snprintf(ctl_sock_buf, sizeof(ctl_sock_buf), "%s/ctl.sock",
+			 s->run_dir);
+		s->ctl_socket = ctl_sock_buf;
+	} else if (strcmp(s->ctl_socket, "none") == 0) {
+		s->ctl_socket = NULL;
+	}
+	if (!s->headroom_set) {
+		s->headroom = s->cache_size / 32;
+		if (s->headroom > 256)
+			s->headroom = 256;
+	}
+	if (s->headroom >= s->cache_size)
+		s->headroom = s->cache_size - 1;
+	return 0;
+}

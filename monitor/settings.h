@@ -1,0 +1,44 @@
+/* The monitor's settings: one struct, defaults, command-line parsing. */
+#ifndef FLUIDMEM_SETTINGS_H
+#define FLUIDMEM_SETTINGS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+struct settings {
+	uint64_t cache_size;	  /* pages resident at most (20000 = 80 MiB) */
+	const char *backend;	  /* "local" unless a locator is given */
+	char locator[1024];	  /* libmemcached config string, e.g. --SERVER= */
+	const char *socket_path;  /* registration socket */
+	const char *run_dir;	  /* region state files */
+	const char *ctl_socket;	  /* UNIX control socket, NULL: none */
+	int ctl_tcp;		  /* TCP control endpoint enabled */
+	char ctl_host[64];	  /* 127.0.0.1 */
+	uint16_t ctl_port;	  /* 5001, FluidMem's */
+	const char *local_dir;	  /* local backend's page files */
+	const char *group;	  /* group allowed to register and control */
+	gid_t gid;
+	unsigned fault_threads;	  /* uffd handler threads */
+	unsigned evict_batch;	  /* pages per eviction round */
+	uint64_t headroom;	  /* free slots kept by background eviction */
+	int headroom_set;
+	unsigned orphan_grace_s;  /* wait for clients after a restart */
+	unsigned max_regions;
+	enum log_level log_level;
+	/* Test-only: break eviction on purpose (negative controls). */
+	int debug_skip_wp;
+	int debug_victim_recent;
+};
+
+/*
+ * Parse argv into @s (defaults first). Returns 0 to run, 1 when --help or
+ * --version printed and the monitor should exit 0, or -1 after printing
+ * a clear error (exit status 2).
+ */
+int settings_parse(struct settings *s, int argc, char **argv);
+void settings_usage(FILE *out);
+
+#endif
