@@ -445,6 +445,18 @@ static int table_insert(struct monitor *m, struct region *r)
 	return ret;
 }
 
+static int region_is_live(struct monitor *m, uint64_t id)
+{
+	struct region_table *t = m->regions;
+	int live = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned s = 0; s < t->nslots && !live; s++)
+		live = t->slots[s].r && t->slots[s].r->id == id;
+	pthread_mutex_unlock(&t->lock);
+	return live;
+}
+
 static uint64_t region_id_new(void)
 {
 	uint64_t id = 0;
@@ -485,20 +497,14 @@ int region_attach(struct monitor *m, const struct fm_msg_register *q,
 	memcpy(r->name, q->name, sizeof(r->name));
 	r->id = reattach ? q->region_id : region_id_new();
 
-	/* The range must be registered for WP on this uffd: un-protecting
-	 * it proves that, and clears WP left by an interrupted eviction. */
-	struct uffdio_writeprotect wp = {
-		.range = { .start = r->base, .len = r->size },
-		.mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
-	};
-	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
-		ret = -errno;
-		snprintf(err, errlen,
-			 "range is not registered MISSING|WP on that uffd: %s",
-			 strerror(-ret));
+	/* Never touch a region that is being served: its clean pages
+	 * rely on staying write-protected. */
+	if (reattach && region_is_live(m, r->id)) {
+		snprintf(err, errlen, "region %016" PRIx64
+			 " is already attached", r->id);
+		ret = -EBUSY;
 		goto out_free;
 	}
-
 	ret = state_map(m, r, !reattach);
 	if (ret) {
 		snprintf(err, errlen,
@@ -538,6 +544,20 @@ int region_attach(struct monitor *m, const struct fm_msg_register *q,
 		h->memfd_offset = r->memfd_offset;
 		memcpy(h->name, r->name, sizeof(h->name));
 	}
+	/* The range must be registered for WP on this uffd: un-protecting
+	 * it proves that, and clears WP left by an interrupted eviction. */
+	struct uffdio_writeprotect wp = {
+		.range = { .start = r->base, .len = r->size },
+		.mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	};
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		ret = -errno;
+		snprintf(err, errlen,
+			 "range is not registered MISSING|WP on that uffd: %s",
+			 strerror(-ret));
+		goto out_unmap;
+	}
+
 	ret = m->be_ops->region_open(m->be, r->id, r->npages, !reattach,
 				     &r->br);
 	if (ret) {

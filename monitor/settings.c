@@ -193,13 +193,11 @@ int settings_parse(struct settings *s, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		const char *name = NULL;
-		for (const struct option *o = long_options; o->name; o++)
-			if (o->val == c) {
-				name = o->name;
-				break;
-			}
+	int idx = -1;
+	while ((c = getopt_long(argc, argv, ":h", long_options, &idx)) != -1) {
+		/* Name the option as the user spelled it. */
+		const char *name = idx >= 0 ? long_options[idx].name : "?";
+		idx = -1;
 		switch (c) {
 		case OPT_CACHE_SIZE:
 			if (num_opt(name, optarg, 1, UINT64_C(1) << 40, &v))

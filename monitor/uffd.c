@@ -53,7 +53,21 @@ int uffd_wake(int uffd, uint64_t start, uint64_t len)
 
 int uffd_poison(int uffd, uint64_t start, uint64_t len)
 {
+	struct uffdio_writeprotect unwp = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	};
 	struct uffdio_poison p = { .range = { .start = start, .len = len } };
 
-	return ioctl(uffd, UFFDIO_POISON, &p) < 0 ? -errno : 0;
+	/* An evicted page keeps a uffd-wp PTE marker, and POISON refuses to
+	 * overwrite any PTE, markers included (EEXIST). Clearing the marker
+	 * of a non-present page without waking anyone is safe. */
+	ioctl(uffd, UFFDIO_WRITEPROTECT, &unwp);
+	if (ioctl(uffd, UFFDIO_POISON, &p) == 0)
+		return 0;
+	int ret = -errno;
+	/* Already poisoned (or filled): make sure the faulter retries. */
+	if (ret == -EEXIST)
+		uffd_wake(uffd, start, len);
+	return ret;
 }

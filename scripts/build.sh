@@ -1,0 +1,8 @@
+#!/bin/bash
+# Configure (once) and build fluidmem in the source tree.
+set -e
+cd "$(dirname "$0")/.."
+[ -x configure ] || ./autogen.sh >/dev/null
+[ -f Makefile ] || ./configure --enable-memcached >/dev/null
+make -j"$(nproc)" >/dev/null
+make -j"$(nproc)" test/fm_worker >/dev/null

@@ -1,0 +1,104 @@
+/*
+ * fm_unit: unit tests for the shared helpers that need no monitor
+ * (strict number parsing, CRC32C). TAP output; -l lists, -f runs one.
+ */
+#include "config.h"
+#include "crc32c.h"
+#include "parse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int t_parse_u64(void)
+{
+	uint64_t v;
+
+	return parse_u64("42", 0, 100, &v) == 0 && v == 42 &&
+	       parse_u64("", 0, 100, &v) == -EINVAL &&
+	       parse_u64("-1", 0, 100, &v) == -EINVAL &&
+	       parse_u64("+1", 0, 100, &v) == -EINVAL &&
+	       parse_u64("12abc", 0, 100, &v) == -EINVAL &&
+	       parse_u64(" 1", 0, 100, &v) == -EINVAL &&
+	       parse_u64("101", 0, 100, &v) == -ERANGE &&
+	       parse_u64("0", 1, 100, &v) == -ERANGE &&
+	       parse_u64("99999999999999999999999", 0, UINT64_MAX, &v) ==
+		       -ERANGE;
+}
+
+static int t_parse_size(void)
+{
+	uint64_t v;
+
+	return parse_size("4K", 0, UINT64_MAX, &v) == 0 && v == 4096 &&
+	       parse_size("2MiB", 0, UINT64_MAX, &v) == 0 && v == 2 << 20 &&
+	       parse_size("1G", 0, UINT64_MAX, &v) == 0 && v == 1 << 30 &&
+	       parse_size("3X", 0, UINT64_MAX, &v) == -EINVAL &&
+	       parse_size("1Kx", 0, UINT64_MAX, &v) == -EINVAL &&
+	       parse_size("99999999999T", 0, UINT64_MAX, &v) == -ERANGE;
+}
+
+static int t_host_port(void)
+{
+	char host[64];
+	uint16_t port;
+
+	return parse_host_port("127.0.0.1:5001", host, sizeof(host), &port) ==
+		       0 &&
+	       strcmp(host, "127.0.0.1") == 0 && port == 5001 &&
+	       parse_host_port("6000", host, sizeof(host), &port) == 0 &&
+	       port == 6000 && strcmp(host, "127.0.0.1") == 0 &&
+	       parse_host_port("h:70000", host, sizeof(host), &port) != 0 &&
+	       parse_host_port(":80", host, sizeof(host), &port) != 0 &&
+	       parse_host_port("h:", host, sizeof(host), &port) != 0;
+}
+
+static int t_crc32c(void)
+{
+	static char page[4096];
+
+	/* The standard check value, and a change in one bit is seen. */
+	if (crc32c(0, "123456789", 9) != 0xe3069283U)
+		return 0;
+	uint32_t a = crc32c(0, page, sizeof(page));
+	page[1234] ^= 1;
+	uint32_t b = crc32c(0, page, sizeof(page));
+	page[1234] ^= 1;
+	return a != b && crc32c(0, page, sizeof(page)) == a;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} tests[] = {
+	{ "parse_u64", t_parse_u64 },
+	{ "parse_size", t_parse_size },
+	{ "parse_host_port", t_host_port },
+	{ "crc32c", t_crc32c },
+};
+
+#define NTESTS (sizeof(tests) / sizeof(tests[0]))
+
+int main(int argc, char **argv)
+{
+	const char *only = argc == 3 && !strcmp(argv[1], "-f") ? argv[2] : NULL;
+	int failed = 0, k = 0, n = 0;
+
+	if (argc == 2 && !strcmp(argv[1], "-l")) {
+		for (unsigned i = 0; i < NTESTS; i++)
+			puts(tests[i].name);
+		return 0;
+	}
+	for (unsigned i = 0; i < NTESTS; i++)
+		n += !only || !strcmp(only, tests[i].name);
+	printf("1..%d\n", n);
+	for (unsigned i = 0; i < NTESTS; i++) {
+		if (only && strcmp(only, tests[i].name))
+			continue;
+		int ok = tests[i].fn();
+		printf("%s %d - %s\n", ok ? "ok" : "not ok", ++k,
+		       tests[i].name);
+		failed += !ok;
+	}
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,3 @@
+#!/bin/bash
+# Unit tests of the shared helpers (no monitor needed).
+exec "${top_builddir:-.}/test/fm_unit"
