@@ -48,6 +48,7 @@ struct fm_region {
 	uint64_t id;
 	int lease;		/* -1 while disconnected */
 	int lost_logged;
+	int refusal_logged;
 	char socket_path[108];
 	char name[FM_NAME_MAX];
 };
@@ -235,11 +236,20 @@ static void region_reconnect(struct fm_region *r)
 			"reconnecting\n",
 			(unsigned long long)r->id, r->name);
 	r->lost_logged = 1;
-	if (region_register(r, DEFAULT_TIMEOUT_MS) == 0) {
+	int ret = region_register(r, DEFAULT_TIMEOUT_MS);
+	if (ret && ret != -ENOENT && ret != -ECONNREFUSED &&
+	    !r->refusal_logged && !quiet()) {
+		/* A monitor answered but will not take the region back:
+		 * accesses to its evicted pages wait until one does. */
+		fprintf(stderr, "libfluidmem: region %016llx: %s\n",
+			(unsigned long long)r->id, last_error);
+		r->refusal_logged = 1;
+	}
+	if (ret == 0) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 					  .data.ptr = r };
 		epoll_ctl(watcher.epfd, EPOLL_CTL_ADD, r->lease, &ev);
-		r->lost_logged = 0;
+		r->lost_logged = r->refusal_logged = 0;
 		if (!quiet())
 			fprintf(stderr,
 				"libfluidmem: region %016llx re-registered\n",

@@ -228,6 +228,9 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < n; i++) {
 		if ((r->pages[v[i]] & PS_DIRTY) || m->set.debug_skip_wp) {
+			/* From now on the backend may hold a copy: a monitor
+			 * that dies mid-put must still delete it later. */
+			r->pages[v[i]] |= PS_STORED;
 			ctx->keys[nput].region_id = r->id;
 			ctx->keys[nput].pgoff = v[i];
 			ctx->bufs[nput] = ctx->buf + (size_t)nput * ps;

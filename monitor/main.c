@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -107,6 +108,17 @@ static int open_backend(struct monitor *m)
 		log_err("backend %s: %s", m->be_ops->name,
 			err[0] ? err : strerror(-ret));
 	return ret;
+}
+
+/* Each region holds four descriptors (uffd, memfd, lease, pidfd). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int signals_fd(void)
@@ -232,6 +244,7 @@ int main(int argc, char **argv)
 	m->started = time(NULL);
 	stats_reset(&m->stats);
 
+	raise_fd_limit();
 	sigfd = signals_fd();
 	tfd = timer_fd();
 	m->loop_epfd = epoll_create1(EPOLL_CLOEXEC);

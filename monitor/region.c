@@ -494,7 +494,10 @@ int region_attach(struct monitor *m, const struct fm_msg_register *q,
 	r->pid = pid;
 	r->uid = uid;
 	r->registered = time(NULL);
-	memcpy(r->name, q->name, sizeof(r->name));
+	/* Names end up in logs and STAT lines: printable, no spaces. */
+	for (size_t i = 0; i < sizeof(r->name) && q->name[i]; i++)
+		r->name[i] = q->name[i] > ' ' && q->name[i] < 127 ? q->name[i]
+								   : '_';
 	r->id = reattach ? q->region_id : region_id_new();
 
 	/* Never touch a region that is being served: its clean pages
