@@ -173,6 +173,11 @@ static void local_region_close(struct backend *be, struct backend_region *br,
 	free(br);
 }
 
+static uint8_t local_place(struct backend_conn *c, const struct page_key *k)
+{
+	return 0; /* one store */
+}
+
 static struct backend_conn *local_conn_open(struct backend *be)
 {
 	struct backend_conn *c = calloc(1, sizeof(*c));
@@ -288,6 +293,7 @@ const struct backend_ops local_backend = {
 	.close = local_close,
 	.region_open = local_region_open,
 	.region_close = local_region_close,
+	.place = local_place,
 	.conn_open = local_conn_open,
 	.conn_close = local_conn_close,
 	.multi_get = local_multi_get,

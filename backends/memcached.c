@@ -4,6 +4,13 @@
  * the page followed by a trailer naming the page and carrying its
  * CRC32C, so a page memcached dropped (it evicts when full unless run
  * with -M) or mangled is detected and never handed out.
+ *
+ * Placement is ours, not libmemcached's: each server has a stable index
+ * (kept in <run dir>/memcached.servers), a page goes to the live server
+ * its key ranks highest (rendezvous hashing), and the monitor records the
+ * index per page. A fetch always goes to the server that was written,
+ * so servers joining or leaving never silently move a page; a page on a
+ * server that left is lost, loudly.
  */
 #include "config.h"
 #include "backend.h"
@@ -13,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libmemcached/memcached.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +29,7 @@
 
 #define TRAILER_MAGIC 0x464d5047U /* "FMPG" */
 #define KEY_MAX 48
+#define BATCH 64
 
 struct trailer {
 	uint32_t magic;
@@ -29,9 +38,22 @@ struct trailer {
 	uint64_t pgoff;
 };
 
+struct mc_server {
+	char name[256];	    /* what follows --SERVER= or --SOCKET= */
+	int is_socket;
+	uint64_t hash;	    /* of the name, for rendezvous placement */
+	_Atomic int live;
+	_Atomic uint64_t gets, puts;
+};
+
 struct backend {
-	char config[1024];
+	char locator[1024];
+	char options[1024]; /* non-server options, applied to each server */
+	char table_path[512];
 	uint32_t page_size;
+	pthread_mutex_t lock; /* server table changes */
+	struct mc_server servers[BACKEND_MAX_SERVERS];
+	_Atomic unsigned nservers;
 	_Atomic uint64_t gets, misses, bad, puts, put_errors, dels, errors;
 };
 
@@ -41,13 +63,35 @@ struct backend_region {
 
 struct backend_conn {
 	struct backend *be;
-	memcached_st *mc;
-	memcached_result_st result;
+	memcached_st *mc[BACKEND_MAX_SERVERS]; /* connected on first use */
+	/* Embedded, not heap-created: libmemcached frees a result it
+	 * allocated itself when a fetch loop ends. */
+	memcached_result_st result[BACKEND_MAX_SERVERS];
 	char *value; /* page + trailer scratch for sets */
-	char keys[64][KEY_MAX];
-	const char *keyp[64];
-	size_t keylen[64];
+	char keys[BATCH][KEY_MAX];
+	const char *keyp[BATCH];
+	size_t keylen[BATCH];
+	unsigned idx[BATCH];
 };
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * UINT64_C(0x100000001b3);
+	return mix64(h);
+}
 
 static size_t key_format(char *buf, const struct page_key *k)
 {
@@ -74,10 +118,23 @@ static int rc_errno(memcached_return_t rc)
 	}
 }
 
-static memcached_st *mc_connect(const char *config)
+/* A failure that is not a clean miss: never report it as -ENOENT. */
+static int rc_fail(memcached_return_t rc)
 {
-	memcached_st *mc = memcached(config, strlen(config));
+	int e = rc_errno(rc);
 
+	return e == -ENOENT || e == 0 ? -EIO : e;
+}
+
+static memcached_st *mc_connect(const struct backend *be,
+				const struct mc_server *s)
+{
+	char cfg[1536];
+	memcached_st *mc;
+
+	snprintf(cfg, sizeof(cfg), "--%s=%s%s%s", s->is_socket ? "SOCKET" : "SERVER",
+		 s->name, be->options[0] ? " " : "", be->options);
+	mc = memcached(cfg, strlen(cfg));
 	if (!mc)
 		return NULL;
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
@@ -88,21 +145,157 @@ static memcached_st *mc_connect(const char *config)
 	return mc;
 }
 
+/* Index of @name in the table, or -1. Called with be->lock held. */
+static int server_find(struct backend *be, const char *name, int is_socket)
+{
+	unsigned n = atomic_load(&be->nservers);
+
+	for (unsigned i = 0; i < n; i++)
+		if (be->servers[i].is_socket == is_socket &&
+		    strcmp(be->servers[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Append a server (dead until marked live). Called with be->lock held. */
+static int server_add(struct backend *be, const char *name, int is_socket)
+{
+	unsigned n = atomic_load(&be->nservers);
+	struct mc_server *s;
+
+	if (n >= BACKEND_MAX_SERVERS - 1)
+		return -ENOSPC;
+	if (strlen(name) >= sizeof(s->name))
+		return -ENAMETOOLONG;
+	s = &be->servers[n];
+	strcpy(s->name, name);
+	s->is_socket = is_socket;
+	s->hash = name_hash(name);
+	atomic_store(&s->live, 0);
+	atomic_store(&be->nservers, n + 1); /* publish after filling in */
+	return (int)n;
+}
+
+/* Indices must survive restarts: pages record them. */
+static int table_save(struct backend *be)
+{
+	char tmp[600];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", be->table_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	for (unsigned i = 0; i < atomic_load(&be->nservers); i++)
+		fprintf(f, "%u %s %s\n", i,
+			be->servers[i].is_socket ? "socket" : "server",
+			be->servers[i].name);
+	if (fclose(f) != 0 || rename(tmp, be->table_path) < 0)
+		return -errno;
+	return 0;
+}
+
+static int table_load(struct backend *be)
+{
+	char line[512], kind[16], name[300];
+	unsigned idx;
+	FILE *f = fopen(be->table_path, "r");
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%u %15s %299s", &idx, kind, name) != 3 ||
+		    idx != atomic_load(&be->nservers) ||
+		    server_add(be, name, strcmp(kind, "socket") == 0) < 0) {
+			fclose(f);
+			return -EUCLEAN;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Split a LOCATOR into server names and the options every server gets. */
+static int locator_split(struct backend *be, const char *loc,
+			 char names[][256], int *is_socket, unsigned *n,
+			 char *err, size_t errlen)
+{
+	char buf[1024], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", loc);
+	*n = 0;
+	be->options[0] = '\0';
+	for (char *t = strtok_r(buf, " \t", &save); t;
+	     t = strtok_r(NULL, " \t", &save)) {
+		int sock = strncmp(t, "--SOCKET=", 9) == 0;
+		if (sock || strncmp(t, "--SERVER=", 9) == 0) {
+			const char *v = t + 9;
+			size_t len = strlen(v);
+			if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+				v++;
+				len -= 2;
+			}
+			if (*n >= BACKEND_MAX_SERVERS - 1 || len == 0 ||
+			    len >= 256) {
+				snprintf(err, errlen, "bad server '%s'", t);
+				return -EINVAL;
+			}
+			memcpy(names[*n], v, len);
+			names[*n][len] = '\0';
+			is_socket[(*n)++] = sock;
+		} else {
+			size_t used = strlen(be->options);
+			snprintf(be->options + used, sizeof(be->options) - used,
+				 "%s%s", used ? " " : "", t);
+		}
+	}
+	if (*n == 0) {
+		snprintf(err, errlen, "the LOCATOR names no --SERVER or --SOCKET");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Refuse to start against a server we cannot write to. */
+static int server_probe(struct backend *be, struct mc_server *s, char *err,
+			size_t errlen)
+{
+	memcached_st *mc = mc_connect(be, s);
+	memcached_return_t rc = MEMCACHED_FAILURE;
+	char key[64];
+	int n = snprintf(key, sizeof(key), "fm:probe:%d", (int)getpid());
+
+	if (mc)
+		rc = memcached_set(mc, key, (size_t)n, "x", 1, 0, 0);
+	if (rc == MEMCACHED_SUCCESS)
+		memcached_delete(mc, key, (size_t)n, 0);
+	else
+		snprintf(err, errlen, "cannot store to memcached %s: %s",
+			 s->name,
+			 mc ? memcached_strerror(mc, rc) : "bad configuration");
+	if (mc)
+		memcached_free(mc);
+	return rc == MEMCACHED_SUCCESS ? 0 : -ECONNREFUSED;
+}
+
 static int mc_open(const struct backend_params *p, struct backend **out,
 		   char *err, size_t errlen)
 {
+	static char names[BACKEND_MAX_SERVERS][256];
+	int is_socket[BACKEND_MAX_SERVERS];
 	char cfgerr[256] = "";
 	struct backend *be;
-	memcached_return_t rc;
+	unsigned n;
+	int ret;
 
-	if (!p->locator || strlen(p->locator) >= sizeof(be->config)) {
+	if (!p->locator || strlen(p->locator) >= sizeof(be->locator)) {
 		snprintf(err, errlen, "a LOCATOR such as "
 				      "--SERVER=127.0.0.1:11211 is required");
 		return -EINVAL;
 	}
-	rc = libmemcached_check_configuration(p->locator, strlen(p->locator),
-					      cfgerr, sizeof(cfgerr));
-	if (rc != MEMCACHED_SUCCESS) {
+	if (libmemcached_check_configuration(p->locator, strlen(p->locator),
+					     cfgerr, sizeof(cfgerr)) !=
+	    MEMCACHED_SUCCESS) {
 		snprintf(err, errlen, "invalid LOCATOR '%s': %s", p->locator,
 			 cfgerr);
 		return -EINVAL;
@@ -110,29 +303,48 @@ static int mc_open(const struct backend_params *p, struct backend **out,
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return -ENOMEM;
-	strcpy(be->config, p->locator);
+	strcpy(be->locator, p->locator);
 	be->page_size = p->page_size;
-
-	/* Refuse to start against a pool we cannot write to. */
-	memcached_st *mc = mc_connect(be->config);
-	char key[64];
-	int n = snprintf(key, sizeof(key), "fm:probe:%d", (int)getpid());
-	rc = mc ? memcached_set(mc, key, (size_t)n, "x", 1, 0, 0)
-		: MEMCACHED_FAILURE;
-	if (rc == MEMCACHED_SUCCESS)
-		memcached_delete(mc, key, (size_t)n, 0);
-	else
-		snprintf(err, errlen, "cannot store to memcached (%s): %s",
-			 be->config,
-			 mc ? memcached_strerror(mc, rc) : "bad configuration");
-	if (mc)
-		memcached_free(mc);
-	if (rc != MEMCACHED_SUCCESS) {
-		free(be);
-		return -ECONNREFUSED;
+	pthread_mutex_init(&be->lock, NULL);
+	snprintf(be->table_path, sizeof(be->table_path), "%s/memcached.servers",
+		 p->state_dir ? p->state_dir : ".");
+	ret = locator_split(be, p->locator, names, is_socket, &n, err, errlen);
+	if (ret)
+		goto fail;
+	ret = table_load(be);
+	if (ret) {
+		snprintf(err, errlen, "%s is damaged: %s", be->table_path,
+			 strerror(-ret));
+		goto fail;
+	}
+	/* Servers known from before keep their index; new ones append.
+	 * Known servers missing from the LOCATOR stay dead: their pages
+	 * are lost, never looked for elsewhere. */
+	for (unsigned i = 0; i < n; i++) {
+		int idx = server_find(be, names[i], is_socket[i]);
+		if (idx < 0)
+			idx = server_add(be, names[i], is_socket[i]);
+		if (idx < 0) {
+			ret = idx;
+			snprintf(err, errlen, "too many servers");
+			goto fail;
+		}
+		ret = server_probe(be, &be->servers[idx], err, errlen);
+		if (ret)
+			goto fail;
+		atomic_store(&be->servers[idx].live, 1);
+	}
+	ret = table_save(be);
+	if (ret) {
+		snprintf(err, errlen, "cannot write %s: %s", be->table_path,
+			 strerror(-ret));
+		goto fail;
 	}
 	*out = be;
 	return 0;
+fail:
+	free(be);
+	return ret;
 }
 
 static void mc_close(struct backend *be)
@@ -166,27 +378,61 @@ static struct backend_conn *mc_conn_open(struct backend *be)
 	if (!c)
 		return NULL;
 	c->be = be;
-	c->mc = mc_connect(be->config);
 	c->value = malloc(be->page_size + sizeof(struct trailer));
-	if (!c->mc || !c->value ||
-	    !memcached_result_create(c->mc, &c->result)) {
-		if (c->mc)
-			memcached_free(c->mc);
-		free(c->value);
+	if (!c->value) {
 		free(c);
 		return NULL;
 	}
-	for (unsigned i = 0; i < 64; i++)
+	for (unsigned i = 0; i < BATCH; i++)
 		c->keyp[i] = c->keys[i];
 	return c;
 }
 
 static void mc_conn_close(struct backend_conn *c)
 {
-	memcached_result_free(&c->result);
-	memcached_free(c->mc);
+	for (unsigned i = 0; i < BACKEND_MAX_SERVERS; i++) {
+		if (c->mc[i]) {
+			memcached_result_free(&c->result[i]);
+			memcached_free(c->mc[i]);
+		}
+	}
 	free(c->value);
 	free(c);
+}
+
+/* This thread's connection to server @s (made once, not per fault). */
+static memcached_st *conn_server(struct backend_conn *c, unsigned s)
+{
+	if (s >= atomic_load(&c->be->nservers))
+		return NULL;
+	if (!c->mc[s]) {
+		c->mc[s] = mc_connect(c->be, &c->be->servers[s]);
+		if (c->mc[s] &&
+		    !memcached_result_create(c->mc[s], &c->result[s])) {
+			memcached_free(c->mc[s]);
+			c->mc[s] = NULL;
+		}
+	}
+	return c->mc[s];
+}
+
+static uint8_t mc_place(struct backend_conn *c, const struct page_key *k)
+{
+	struct backend *be = c->be;
+	uint64_t kh = mix64(k->region_id ^ mix64(k->pgoff + 1)), best = 0;
+	unsigned n = atomic_load(&be->nservers);
+	uint8_t pick = BACKEND_NO_SERVER;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!atomic_load(&be->servers[i].live))
+			continue;
+		uint64_t score = mix64(kh ^ be->servers[i].hash);
+		if (pick == BACKEND_NO_SERVER || score > best) {
+			best = score;
+			pick = (uint8_t)i;
+		}
+	}
+	return pick;
 }
 
 /* Is this fetched value the page we asked for, intact? */
@@ -204,64 +450,91 @@ static int value_check(struct backend *be, const struct page_key *k,
 	return 0;
 }
 
+/* Fetch keys[idx[0..m)] from server @s into their buffers. */
+static void get_batch(struct backend_conn *c, unsigned s,
+		      const struct page_key *keys, void *const *bufs,
+		      unsigned m, int *res)
+{
+	struct backend *be = c->be;
+	memcached_st *mc = conn_server(c, s);
+	memcached_return_t rc;
+
+	for (unsigned j = 0; j < m; j++) {
+		c->keylen[j] = key_format(c->keys[j], &keys[c->idx[j]]);
+		res[c->idx[j]] = -ENOENT;
+	}
+	if (!mc) {
+		for (unsigned j = 0; j < m; j++)
+			res[c->idx[j]] = -ENOMEM;
+		return;
+	}
+	rc = memcached_mget(mc, c->keyp, c->keylen, m);
+	if (rc != MEMCACHED_SUCCESS) {
+		for (unsigned j = 0; j < m; j++)
+			res[c->idx[j]] = rc_fail(rc);
+		atomic_fetch_add(&be->errors, 1);
+		log_debug("memcached %s mget: %s", be->servers[s].name,
+			  memcached_strerror(mc, rc));
+		return;
+	}
+	while (memcached_fetch_result(mc, &c->result[s], &rc)) {
+		const char *k = memcached_result_key_value(&c->result[s]);
+		size_t kl = memcached_result_key_length(&c->result[s]);
+		for (unsigned j = 0; j < m; j++) {
+			if (kl != c->keylen[j] || memcmp(k, c->keys[j], kl))
+				continue;
+			unsigned i = c->idx[j];
+			const char *v = memcached_result_value(&c->result[s]);
+			size_t vl = memcached_result_length(&c->result[s]);
+			res[i] = value_check(be, &keys[i], v, vl);
+			if (res[i] == 0)
+				memcpy(bufs[i], v, be->page_size);
+			else
+				atomic_fetch_add(&be->bad, 1);
+			break;
+		}
+	}
+	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
+	    rc != MEMCACHED_NOTFOUND) {
+		/* Connection trouble: a miss here proves nothing. */
+		for (unsigned j = 0; j < m; j++)
+			if (res[c->idx[j]] == -ENOENT)
+				res[c->idx[j]] = rc_fail(rc);
+		atomic_fetch_add(&be->errors, 1);
+	}
+	atomic_fetch_add(&be->servers[s].gets, m);
+}
+
 static void mc_multi_get(struct backend_conn *c, struct backend_region *br,
 			 const struct page_key *keys, void *const *bufs,
 			 unsigned n, int *res)
 {
 	struct backend *be = c->be;
-	memcached_return_t rc;
+	unsigned nservers = atomic_load(&be->nservers);
 
-	for (unsigned base = 0; base < n; base += 64) {
-		unsigned m = n - base < 64 ? n - base : 64;
-		for (unsigned i = 0; i < m; i++) {
-			c->keylen[i] = key_format(c->keys[i], &keys[base + i]);
-			res[base + i] = -ENOENT;
-		}
-		rc = memcached_mget(c->mc, c->keyp, c->keylen, m);
-		if (rc != MEMCACHED_SUCCESS) {
-			for (unsigned i = 0; i < m; i++)
-				res[base + i] = rc_errno(rc) == -ENOENT
-							? -EIO
-							: rc_errno(rc);
-			atomic_fetch_add(&be->errors, 1);
-			log_debug("memcached mget: %s",
-				  memcached_strerror(c->mc, rc));
+	for (unsigned i = 0; i < n; i++)
+		res[i] = 1; /* not yet asked */
+	/* One multi-get per server, at most BATCH keys each. */
+	for (unsigned i = 0; i < n; i++) {
+		if (res[i] != 1)
+			continue;
+		unsigned s = keys[i].server, m = 0;
+		if (s >= nservers || !atomic_load(&be->servers[s].live)) {
+			/* Its server left the pool: the page is gone. */
+			res[i] = -ENOENT;
 			continue;
 		}
-		while (memcached_fetch_result(c->mc, &c->result, &rc)) {
-			const char *k = memcached_result_key_value(&c->result);
-			size_t kl = memcached_result_key_length(&c->result);
-			for (unsigned i = 0; i < m; i++) {
-				if (kl != c->keylen[i] ||
-				    memcmp(k, c->keys[i], kl) != 0)
-					continue;
-				const char *v =
-					memcached_result_value(&c->result);
-				size_t vl = memcached_result_length(&c->result);
-				res[base + i] =
-					value_check(be, &keys[base + i], v, vl);
-				if (res[base + i] == 0)
-					memcpy(bufs[base + i], v, be->page_size);
-				else
-					atomic_fetch_add(&be->bad, 1);
-				break;
+		for (unsigned j = i; j < n && m < BATCH; j++)
+			if (res[j] == 1 && keys[j].server == s) {
+				c->idx[m++] = j;
+				res[j] = 2;
 			}
-		}
-		if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
-		    rc != MEMCACHED_NOTFOUND) {
-			/* Connection trouble: a miss here proves nothing. */
-			for (unsigned i = 0; i < m; i++)
-				if (res[base + i] == -ENOENT)
-					res[base + i] = rc_errno(rc) == -ENOENT
-								? -EIO
-								: rc_errno(rc);
-			atomic_fetch_add(&be->errors, 1);
-		}
-		for (unsigned i = 0; i < m; i++) {
-			atomic_fetch_add(&be->gets, 1);
-			if (res[base + i] == -ENOENT)
-				atomic_fetch_add(&be->misses, 1);
-		}
+		get_batch(c, s, keys, bufs, m, res);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		atomic_fetch_add(&be->gets, 1);
+		if (res[i] == -ENOENT)
+			atomic_fetch_add(&be->misses, 1);
 	}
 }
 
@@ -280,20 +553,26 @@ static void mc_multi_put(struct backend_conn *c, struct backend_region *br,
 			.region_id = keys[i].region_id,
 			.pgoff = keys[i].pgoff,
 		};
+		memcached_st *mc = conn_server(c, keys[i].server);
+		if (!mc) {
+			res[i] = -ENODEV;
+			atomic_fetch_add(&be->put_errors, 1);
+			continue;
+		}
 		memcpy(c->value, bufs[i], ps);
 		memcpy(c->value + ps, &t, sizeof(t));
 		size_t kl = key_format(key, &keys[i]);
-		memcached_return_t rc = memcached_set(c->mc, key, kl, c->value,
+		memcached_return_t rc = memcached_set(mc, key, kl, c->value,
 						      ps + sizeof(t), 0, 0);
-		res[i] = rc_errno(rc);
-		if (res[i] == -ENOENT)
-			res[i] = -EIO;
+		res[i] = rc == MEMCACHED_SUCCESS ? 0 : rc_fail(rc);
 		if (res[i]) {
 			atomic_fetch_add(&be->put_errors, 1);
-			log_debug("memcached set %s: %s", key,
-				  memcached_strerror(c->mc, rc));
+			log_debug("memcached %s set %s: %s",
+				  be->servers[keys[i].server].name, key,
+				  memcached_strerror(mc, rc));
 		} else {
 			atomic_fetch_add(&be->puts, 1);
+			atomic_fetch_add(&be->servers[keys[i].server].puts, 1);
 		}
 	}
 }
@@ -304,15 +583,24 @@ static void mc_del(struct backend_conn *c, struct backend_region *br,
 	char key[KEY_MAX];
 
 	for (unsigned i = 0; i < n; i++) {
+		memcached_st *mc = conn_server(c, keys[i].server);
+		if (!mc)
+			continue;
 		size_t kl = key_format(key, &keys[i]);
-		memcached_delete(c->mc, key, kl, 0);
+		memcached_delete(mc, key, kl, 0);
 	}
 	atomic_fetch_add(&c->be->dels, n);
 }
 
 static void mc_stats(struct backend *be, stats_emit_fn emit, void *arg)
 {
-	emit(arg, "memcached_servers", "%s", be->config);
+	unsigned n = atomic_load(&be->nservers), live = 0;
+	char name[64];
+
+	for (unsigned i = 0; i < n; i++)
+		live += atomic_load(&be->servers[i].live) != 0;
+	emit(arg, "memcached_servers", "%u", n);
+	emit(arg, "memcached_servers_live", "%u", live);
 	emit(arg, "memcached_gets", "%" PRIu64, atomic_load(&be->gets));
 	emit(arg, "memcached_misses", "%" PRIu64, atomic_load(&be->misses));
 	emit(arg, "memcached_bad_values", "%" PRIu64, atomic_load(&be->bad));
@@ -321,6 +609,17 @@ static void mc_stats(struct backend *be, stats_emit_fn emit, void *arg)
 	     atomic_load(&be->put_errors));
 	emit(arg, "memcached_deletes", "%" PRIu64, atomic_load(&be->dels));
 	emit(arg, "memcached_errors", "%" PRIu64, atomic_load(&be->errors));
+	for (unsigned i = 0; i < n; i++) {
+		struct mc_server *s = &be->servers[i];
+		snprintf(name, sizeof(name), "memcached_server:%u:name", i);
+		emit(arg, name, "%s", s->name);
+		snprintf(name, sizeof(name), "memcached_server:%u:live", i);
+		emit(arg, name, "%d", atomic_load(&s->live));
+		snprintf(name, sizeof(name), "memcached_server:%u:puts", i);
+		emit(arg, name, "%" PRIu64, atomic_load(&s->puts));
+		snprintf(name, sizeof(name), "memcached_server:%u:gets", i);
+		emit(arg, name, "%" PRIu64, atomic_load(&s->gets));
+	}
 }
 
 const struct backend_ops memcached_backend = {
@@ -331,6 +630,7 @@ const struct backend_ops memcached_backend = {
 	.close = mc_close,
 	.region_open = mc_region_open,
 	.region_close = mc_region_close,
+	.place = mc_place,
 	.conn_open = mc_conn_open,
 	.conn_close = mc_conn_close,
 	.multi_get = mc_multi_get,

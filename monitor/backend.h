@@ -11,11 +11,20 @@
 
 #include "stats.h"
 
-/* A page's identity in every backend: never the client's address. */
+/*
+ * A page's identity in every backend: never the client's address. @server
+ * says which of the backend's servers holds it; the monitor records it per
+ * page, so a page is always fetched from where it was written, whatever
+ * servers join or leave later.
+ */
 struct page_key {
 	uint64_t region_id;
 	uint64_t pgoff;
+	uint8_t server;
 };
+
+#define BACKEND_MAX_SERVERS 255
+#define BACKEND_NO_SERVER 255
 
 struct backend;
 struct backend_conn;
@@ -25,6 +34,7 @@ struct backend_params {
 	uint32_t page_size;
 	const char *locator;   /* backend-specific, may be NULL */
 	const char *local_dir; /* where file-based backends keep data */
+	const char *state_dir; /* the monitor's run dir, for server tables */
 };
 
 /*
@@ -46,6 +56,8 @@ struct backend_ops {
 			   struct backend_region **out);
 	void (*region_close)(struct backend *be, struct backend_region *br,
 			     int destroy);
+	/* Which server a page should be written to now. */
+	uint8_t (*place)(struct backend_conn *c, const struct page_key *key);
 	struct backend_conn *(*conn_open)(struct backend *be);
 	void (*conn_close)(struct backend_conn *c);
 	void (*multi_get)(struct backend_conn *c, struct backend_region *br,

@@ -58,8 +58,10 @@ int evict_ctx_init(struct monitor *m, struct evict_ctx *ctx, unsigned max)
 	ctx->bufs = calloc(max, sizeof(*ctx->bufs));
 	ctx->res = calloc(max, sizeof(*ctx->res));
 	ctx->failed = calloc(max, sizeof(*ctx->failed));
+	ctx->oldloc = calloc(max, sizeof(*ctx->oldloc));
+	ctx->stale = calloc(max, sizeof(*ctx->stale));
 	if (!ctx->victims || !ctx->keys || !ctx->bufs || !ctx->res ||
-	    !ctx->failed)
+	    !ctx->failed || !ctx->oldloc || !ctx->stale)
 		goto fail;
 	return 0;
 fail:
@@ -77,6 +79,8 @@ void evict_ctx_fini(struct monitor *m, struct evict_ctx *ctx)
 	free(ctx->bufs);
 	free(ctx->res);
 	free(ctx->failed);
+	free(ctx->oldloc);
+	free(ctx->stale);
 	memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -227,12 +231,19 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 	/* 2. Copy out the pages whose backend copy is missing or stale. */
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < n; i++) {
-		if ((r->pages[v[i]] & PS_DIRTY) || m->set.debug_skip_wp) {
-			/* From now on the backend may hold a copy: a monitor
-			 * that dies mid-put must still delete it later. */
-			r->pages[v[i]] |= PS_STORED;
-			ctx->keys[nput].region_id = r->id;
-			ctx->keys[nput].pgoff = v[i];
+		uint8_t b = r->pages[v[i]];
+		if ((b & PS_DIRTY) || m->set.debug_skip_wp) {
+			struct page_key *k = &ctx->keys[nput];
+			k->region_id = r->id;
+			k->pgoff = v[i];
+			k->server = m->be_ops->place(ctx->conn, k);
+			/* Where the copy goes is recorded before it is
+			 * written: a monitor that dies mid-put still knows
+			 * where to fetch or delete it. */
+			ctx->oldloc[nput] = (b & PS_STORED) ? r->loc[v[i]]
+							    : BACKEND_NO_SERVER;
+			r->loc[v[i]] = k->server;
+			r->pages[v[i]] = b | PS_STORED;
 			ctx->bufs[nput] = ctx->buf + (size_t)nput * ps;
 			nput++;
 		}
@@ -247,11 +258,12 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 				      : -EIO;
 	}
 	/* 3. Store them; pages that could not be stored stay resident. */
-	unsigned k = 0;
+	unsigned k = 0, nstale = 0;
 	for (unsigned i = 0; i < nput; i++) {
 		if (ctx->res[i] == 0) {
 			ctx->keys[k] = ctx->keys[i];
 			ctx->bufs[k] = ctx->bufs[i];
+			ctx->oldloc[k] = ctx->oldloc[i];
 			k++;
 		} else {
 			ctx->failed[nfail++] = ctx->keys[i].pgoff;
@@ -261,12 +273,25 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 		m->be_ops->multi_put(ctx->conn, r->br, ctx->keys, ctx->bufs, k,
 				     ctx->res);
 	for (unsigned i = 0; i < k; i++) {
+		uint8_t old = ctx->oldloc[i];
 		if (ctx->res[i]) {
 			STAT_INC(&m->stats, backend_put_errors);
 			log_debug("evict: backend put: %s",
 				  strerror(-ctx->res[i]));
 			ctx->failed[nfail++] = ctx->keys[i].pgoff;
+			/* The old copy, if any, is still the one we know. */
+			if (old != BACKEND_NO_SERVER)
+				r->loc[ctx->keys[i].pgoff] = old;
+		} else if (old != BACKEND_NO_SERVER &&
+			   old != ctx->keys[i].server) {
+			/* Written elsewhere than before: drop the old copy. */
+			ctx->stale[nstale] = ctx->keys[i];
+			ctx->stale[nstale++].server = old;
 		}
+	}
+	if (nstale) {
+		m->be_ops->del(ctx->conn, r->br, ctx->stale, nstale);
+		STAT_ADD(&m->stats, remote_deletes, nstale);
 	}
 	if (nfail) {
 		sort_u64(ctx->failed, nfail);

@@ -22,6 +22,8 @@ struct evict_ctx {
 	const void **bufs;
 	int *res;
 	uint64_t *failed;
+	uint8_t *oldloc;	/* server of the copy being replaced */
+	struct page_key *stale;	/* old copies to delete */
 };
 
 int evict_ctx_init(struct monitor *m, struct evict_ctx *ctx, unsigned max);

@@ -83,7 +83,8 @@ static void install_revert(struct monitor *m, struct region *r, uint64_t pg,
 static int fetch_page(struct fault_thread *ft, struct region *r, uint64_t pg)
 {
 	struct monitor *m = ft->m;
-	struct page_key key = { .region_id = r->id, .pgoff = pg };
+	struct page_key key = { .region_id = r->id, .pgoff = pg,
+				.server = r->loc[pg] };
 	void *bufs[1] = { ft->page };
 	int res = -EIO;
 
@@ -314,6 +315,7 @@ static void fault_discard(struct fault_thread *ft, struct region *r,
 			if (b & PS_STORED) {
 				keys[nkeys].region_id = r->id;
 				keys[nkeys].pgoff = pg;
+				keys[nkeys].server = r->loc[pg];
 				nkeys++;
 			}
 		}

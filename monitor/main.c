@@ -98,6 +98,7 @@ static int open_backend(struct monitor *m)
 		.page_size = m->page_size,
 		.locator = m->set.locator[0] ? m->set.locator : NULL,
 		.local_dir = m->set.local_dir,
+		.state_dir = m->set.run_dir,
 	};
 	char err[256] = "";
 	int ret;

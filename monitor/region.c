@@ -26,11 +26,14 @@
 #include <unistd.h>
 
 #define STATE_MAGIC 0x464d5354U /* "FMST" */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 #define STATE_HDR_SIZE 4096
 #define MAX_REGION_BYTES (UINT64_C(1) << 44) /* 16 TiB */
 
-/* Header of <run_dir>/regions/<id>.state; page bytes follow it. */
+/*
+ * Header of <run_dir>/regions/<id>.state. Then one state byte per page,
+ * then one byte per page naming the backend server of its stored copy.
+ */
 struct state_hdr {
 	uint32_t magic;
 	uint32_t version;
@@ -196,7 +199,7 @@ static void state_path(struct monitor *m, uint64_t id, char *buf, size_t len)
 static int state_map(struct monitor *m, struct region *r, int create)
 {
 	char path[512];
-	size_t len = STATE_HDR_SIZE + ((r->npages + 4095) & ~(size_t)4095);
+	size_t len = STATE_HDR_SIZE + ((2 * r->npages + 4095) & ~(size_t)4095);
 	int fd, ret;
 
 	state_path(m, r->id, path, sizeof(path));
@@ -225,6 +228,7 @@ static int state_map(struct monitor *m, struct region *r, int create)
 	close(fd);
 	r->state_map_len = len;
 	r->pages = (uint8_t *)r->state_map + STATE_HDR_SIZE;
+	r->loc = r->pages + r->npages;
 	return 0;
 out_unlink:
 	if (create)
@@ -656,6 +660,7 @@ static void region_delete_remote(struct monitor *m, struct region *r,
 			continue;
 		keys[n].region_id = r->id;
 		keys[n].pgoff = i;
+		keys[n].server = r->loc[i];
 		if (++n == 64) {
 			m->be_ops->del(conn, r->br, keys, n);
 			deleted += n;

@@ -56,8 +56,10 @@ struct region {
 	uint64_t features;	/* what the client enabled on its uffd */
 	struct backend_region *br;
 
-	/* Page state bytes, mapped from the state file. */
+	/* Page state bytes and, per page, the backend server holding its
+	 * copy; both mapped from the state file. */
 	uint8_t *pages;
+	uint8_t *loc;
 	void *state_map;
 	size_t state_map_len;
 

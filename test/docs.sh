@@ -13,7 +13,8 @@ exec 6>"$TMP/in"
 wait_until 10 stat_is regions 1 || fail "no region registered"
 missing=0
 for name in $("$UI" "$CTL" stats | awk '$1 == "STAT" { print $2 }' |
-	sed 's/^region:[0-9a-f]*:/region:<id>:/' | sort -u); do
+	sed 's/^region:[0-9a-f]*:/region:<id>:/; s/^memcached_server:[0-9]*:/memcached_server:<n>:/' |
+	sort -u); do
 	grep -qF "\`$name\`" "$DOC" || { echo "undocumented stat: $name"; missing=1; }
 done
 for cmd in stats resize evict listpids disconnectpid clearstats stop version; do
