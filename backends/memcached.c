@@ -15,6 +15,7 @@
 #include "config.h"
 #include "backend.h"
 #include "crc32c.h"
+#include "hash.h"
 #include "log.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ struct trailer {
 struct mc_server {
 	char name[256];	    /* what follows --SERVER= or --SOCKET= */
 	int is_socket;
+	int from_locator;   /* named on the command line: never retired */
 	uint64_t hash;	    /* of the name, for rendezvous placement */
 	_Atomic int live;
 	_Atomic uint64_t gets, puts;
@@ -73,25 +75,6 @@ struct backend_conn {
 	size_t keylen[BATCH];
 	unsigned idx[BATCH];
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * UINT64_C(0x100000001b3);
-	return mix64(h);
-}
 
 static size_t key_format(char *buf, const struct page_key *k)
 {
@@ -170,7 +153,7 @@ static int server_add(struct backend *be, const char *name, int is_socket)
 	s = &be->servers[n];
 	strcpy(s->name, name);
 	s->is_socket = is_socket;
-	s->hash = name_hash(name);
+	s->hash = hash_str(name);
 	atomic_store(&s->live, 0);
 	atomic_store(&be->nservers, n + 1); /* publish after filling in */
 	return (int)n;
@@ -332,6 +315,7 @@ static int mc_open(const struct backend_params *p, struct backend **out,
 		ret = server_probe(be, &be->servers[idx], err, errlen);
 		if (ret)
 			goto fail;
+		be->servers[idx].from_locator = 1;
 		atomic_store(&be->servers[idx].live, 1);
 	}
 	ret = table_save(be);
@@ -419,14 +403,14 @@ static memcached_st *conn_server(struct backend_conn *c, unsigned s)
 static uint8_t mc_place(struct backend_conn *c, const struct page_key *k)
 {
 	struct backend *be = c->be;
-	uint64_t kh = mix64(k->region_id ^ mix64(k->pgoff + 1)), best = 0;
+	uint64_t kh = hash_mix64(k->region_id ^ hash_mix64(k->pgoff + 1)), best = 0;
 	unsigned n = atomic_load(&be->nservers);
 	uint8_t pick = BACKEND_NO_SERVER;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (!atomic_load(&be->servers[i].live))
 			continue;
-		uint64_t score = mix64(kh ^ be->servers[i].hash);
+		uint64_t score = hash_mix64(kh ^ be->servers[i].hash);
 		if (pick == BACKEND_NO_SERVER || score > best) {
 			best = score;
 			pick = (uint8_t)i;
@@ -583,13 +567,63 @@ static void mc_del(struct backend_conn *c, struct backend_region *br,
 	char key[KEY_MAX];
 
 	for (unsigned i = 0; i < n; i++) {
-		memcached_st *mc = conn_server(c, keys[i].server);
-		if (!mc)
-			continue;
 		size_t kl = key_format(key, &keys[i]);
-		memcached_delete(mc, key, kl, 0);
+		unsigned s = keys[i].server, end = s + 1;
+		/* No recorded server (a dead monitor's region): every live one. */
+		if (s == BACKEND_NO_SERVER) {
+			s = 0;
+			end = atomic_load(&c->be->nservers);
+		}
+		for (; s < end; s++) {
+			memcached_st *mc = keys[i].server == BACKEND_NO_SERVER &&
+							   !atomic_load(&c->be->servers[s].live)
+						   ? NULL
+						   : conn_server(c, s);
+			if (mc)
+				memcached_delete(mc, key, kl, 0);
+		}
 	}
 	atomic_fetch_add(&c->be->dels, n);
+}
+
+static int mc_set_servers(struct backend *be, const char *const *names,
+			  unsigned n)
+{
+	int ret = 0, changed = 0;
+
+	pthread_mutex_lock(&be->lock);
+	for (unsigned i = 0; i < n; i++) {
+		int idx = server_find(be, names[i], 0);
+		if (idx < 0) {
+			idx = server_add(be, names[i], 0);
+			if (idx < 0) {
+				ret = idx;
+				continue;
+			}
+			log_info("memcached: server %s joined the pool as %d",
+				 names[i], idx);
+			changed = 1;
+		}
+		if (!atomic_exchange(&be->servers[idx].live, 1) && !changed)
+			log_info("memcached: server %s is back in the pool",
+				 names[i]);
+	}
+	for (unsigned s = 0; s < atomic_load(&be->nservers); s++) {
+		struct mc_server *srv = &be->servers[s];
+		int listed = 0;
+		for (unsigned i = 0; i < n && !listed; i++)
+			listed = !srv->is_socket && strcmp(srv->name, names[i]) == 0;
+		if (!listed && !srv->from_locator &&
+		    atomic_exchange(&srv->live, 0))
+			log_warn("memcached: server %s left the pool; pages "
+				 "stored there are lost",
+				 srv->name);
+	}
+	if (changed && (ret = table_save(be)))
+		log_err("memcached: cannot write %s: %s", be->table_path,
+			strerror(-ret));
+	pthread_mutex_unlock(&be->lock);
+	return ret;
 }
 
 static void mc_stats(struct backend *be, stats_emit_fn emit, void *arg)
@@ -637,4 +671,5 @@ const struct backend_ops memcached_backend = {
 	.multi_put = mc_multi_put,
 	.del = mc_del,
 	.stats = mc_stats,
+	.set_servers = mc_set_servers,
 };

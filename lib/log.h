@@ -9,6 +9,11 @@ extern enum log_level log_threshold;
 int log_parse_level(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level lvl);
 void log_set_prefix(const char *prefix);
+/*
+ * If stderr is the systemd journal ($JOURNAL_STREAM names it), write
+ * "<N>" syslog priorities instead of timestamps. Returns 1 if so.
+ */
+int log_detect_journal(void);
 void log_emit(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

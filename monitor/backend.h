@@ -66,10 +66,16 @@ struct backend_ops {
 	void (*multi_put)(struct backend_conn *c, struct backend_region *br,
 			  const struct page_key *keys,
 			  const void *const *bufs, unsigned n, int *res);
-	/* Best effort; deleting a missing page is not an error. */
+	/* Best effort; deleting a missing page is not an error. A key whose
+	 * server is BACKEND_NO_SERVER is deleted from every live server. */
 	void (*del)(struct backend_conn *c, struct backend_region *br,
 		    const struct page_key *keys, unsigned n);
 	void (*stats)(struct backend *be, stats_emit_fn emit, void *arg);
+	/* Optional: the server pool is now @names (from ZooKeeper). New
+	 * servers join; servers that left are retired and their pages are
+	 * lost. Servers given on the command line always stay. */
+	int (*set_servers)(struct backend *be, const char *const *names,
+			   unsigned n);
 };
 
 const struct backend_ops *backend_find(const char *name);

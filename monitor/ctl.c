@@ -6,6 +6,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "auth.h"
+#include "coord.h"
 #include "evict.h"
 #include "log.h"
 #include "parse.h"
@@ -45,6 +46,7 @@ struct ctl_state {
 
 /* Output buffer for one reply, sent with a single write. */
 struct out {
+	struct monitor *m;
 	char *buf;
 	size_t len, cap;
 };
@@ -140,6 +142,13 @@ static void cmd_stats(struct monitor *m, struct out *o)
 	out_printf(o, "END\r\n");
 }
 
+static void emit_line(void *arg, const char *line)
+{
+	if (strncmp(line, "ERROR", 5) == 0)
+		STAT_INC(&((struct out *)arg)->m->stats, ctl_errors);
+	out_printf(arg, "%s\r\n", line);
+}
+
 static void list_region(struct monitor *m, struct region *r, void *arg)
 {
 	out_printf(arg,
@@ -164,6 +173,7 @@ enum cmd {
 	CMD_CLEARSTATS,
 	CMD_STOP,
 	CMD_VERSION,
+	CMD_CLUSTER,
 	CMD_QUIT,
 };
 
@@ -179,6 +189,7 @@ static const struct {
 	[CMD_CLEARSTATS] = { "clearstats", "c", NULL, 1 },
 	[CMD_STOP] = { "stop", "t", NULL, 1 },
 	[CMD_VERSION] = { "version", "v", NULL, 0 },
+	[CMD_CLUSTER] = { "cluster", "k", NULL, 0 },
 	[CMD_QUIT] = { "quit", "q", NULL, 0 },
 };
 
@@ -294,6 +305,9 @@ static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 	case CMD_VERSION:
 		out_printf(o, "VERSION %s\r\n", PACKAGE_VERSION);
 		break;
+	case CMD_CLUSTER:
+		coord_cluster(m, emit_line, o);
+		break;
 	case CMD_QUIT:
 		return 1;
 	}
@@ -338,7 +352,7 @@ static void send_all(int fd, const char *buf, size_t len)
 void ctl_input(struct monitor *m, struct watch *w)
 {
 	struct ctl_conn *c = w->obj;
-	struct out o = { 0 };
+	struct out o = { .m = m };
 	int close_it = 0;
 	ssize_t n;
 

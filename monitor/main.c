@@ -5,6 +5,8 @@
  */
 #include "config.h"
 #include "monitor.h"
+#include "conf.h"
+#include "coord.h"
 #include "ctl.h"
 #include "evict.h"
 #include "fault.h"
@@ -159,6 +161,7 @@ static void on_timer(struct monitor *m, int fd, uint64_t *prev_faults,
 					    : 0);
 	*prev_faults = faults;
 	reg_sweep(m);
+	coord_tick(m);
 	/* Regions of a previous monitor whose clients never came back. */
 	if (*ticks <= m->set.orphan_grace_s) {
 		*ticks += (unsigned)expirations;
@@ -168,7 +171,8 @@ static void on_timer(struct monitor *m, int fd, uint64_t *prev_faults,
 	}
 }
 
-static int run_loop(struct monitor *m, int sigfd, int tfd)
+static int run_loop(struct monitor *m, struct conf *conf, int sigfd,
+		    int tfd)
 {
 	struct watch wsig = { .type = WATCH_STOP, .fd = sigfd };
 	struct watch wtimer = { .type = WATCH_TIMER, .fd = tfd };
@@ -190,7 +194,7 @@ static int run_loop(struct monitor *m, int sigfd, int tfd)
 				if (read(sigfd, &si, sizeof(si)) ==
 					    sizeof(si) &&
 				    si.ssi_signo == SIGHUP) {
-					log_info("SIGHUP: nothing to reload yet");
+					conf_reload(m, conf);
 					break;
 				}
 				log_info("signal received, stopping");
@@ -232,14 +236,17 @@ int main(int argc, char **argv)
 {
 	struct monitor mon;
 	struct monitor *m = &mon;
+	struct conf *conf;
 	int lockfd, sigfd, tfd, ret, status = 1;
 
 	memset(m, 0, sizeof(*m));
 	log_set_prefix("monitor");
-	ret = settings_parse(&m->set, argc, argv);
+	log_detect_journal();
+	ret = conf_parse(&m->set, argc, argv, &conf);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	log_threshold = m->set.log_level;
+	conf_log(&m->set);
 	m->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	m->page_shift = (unsigned)__builtin_ctz(m->page_size);
 	m->started = time(NULL);
@@ -251,13 +258,15 @@ int main(int argc, char **argv)
 	m->loop_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sigfd < 0 || tfd < 0 || m->loop_epfd < 0) {
 		log_err("event loop setup: %s", strerror(errno));
-		return 1;
+		goto out_conf;
 	}
 	lockfd = take_run_dir(m);
 	if (lockfd < 0)
-		return 1;
-	if (open_backend(m))
-		return 1;
+		goto out_conf;
+	if (open_backend(m)) {
+		close(lockfd);
+		goto out_conf;
+	}
 	if (region_table_create(m))
 		goto out_backend;
 	region_orphans_scan(m);
@@ -265,6 +274,9 @@ int main(int argc, char **argv)
 		log_err("cannot start threads: %s", strerror(-ret));
 		goto out_threads;
 	}
+	/* Before registrations: region ids may come from the cluster. */
+	if (coord_start(m))
+		goto out_threads;
 	if (reg_init(m) || ctl_init(m))
 		goto out_listeners;
 
@@ -275,7 +287,7 @@ int main(int argc, char **argv)
 		 m->set.ctl_socket ? " and " : "",
 		 m->set.ctl_tcp ? m->set.ctl_host : "(no tcp)",
 		 m->set.ctl_tcp ? m->set.ctl_port : 0);
-	ret = run_loop(m, sigfd, tfd);
+	ret = run_loop(m, conf, sigfd, tfd);
 	status = ret ? 1 : 0;
 	if (ret)
 		log_err("event loop: %s", strerror(-ret));
@@ -288,6 +300,7 @@ out_listeners:
 	reg_fini(m);
 out_threads:
 	atomic_store(&m->stopping, 1);
+	coord_stop(m);
 	fault_stop(m);
 	evict_stop(m);
 	region_table_destroy(m);
@@ -295,5 +308,7 @@ out_backend:
 	m->be_ops->close(m->be);
 	close(lockfd);
 	log_info("stopped");
+out_conf:
+	conf_free(conf);
 	return status;
 }

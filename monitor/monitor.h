@@ -16,6 +16,7 @@ struct fault_pool;
 struct evictor;
 struct reg_state;
 struct ctl_state;
+struct coord;
 
 /* Global page budget shared by every region. */
 struct cache {
@@ -41,6 +42,7 @@ struct monitor {
 	int loop_epfd;	/* the main loop's epoll: control plane */
 	struct reg_state *reg;
 	struct ctl_state *ctl;
+	struct coord *coord;	/* cluster coordination, NULL without it */
 	time_t started;
 };
 

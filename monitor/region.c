@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "region.h"
+#include "coord.h"
 #include "evict.h"
 #include "fault.h"
 #include "log.h"
@@ -287,7 +288,7 @@ static void region_free(struct monitor *m, struct region *r)
 		m->be_ops->region_close(m->be, r->br, r->destroy);
 	if (r->state_map)
 		munmap(r->state_map, r->state_map_len);
-	if (r->destroy)
+	if (r->destroy && !r->blind)
 		state_unlink(m, r->id);
 	if (r->uffd >= 0)
 		close(r->uffd);
@@ -502,7 +503,15 @@ int region_attach(struct monitor *m, const struct fm_msg_register *q,
 	for (size_t i = 0; i < sizeof(r->name) && q->name[i]; i++)
 		r->name[i] = q->name[i] > ' ' && q->name[i] < 127 ? q->name[i]
 								   : '_';
-	r->id = reattach ? q->region_id : region_id_new();
+	if (reattach) {
+		r->id = q->region_id;
+	} else {
+		ret = coord_region_id(m, &r->id, err, errlen);
+		if (ret < 0)
+			goto out_free;
+		if (ret > 0)
+			r->id = region_id_new();
+	}
 
 	/* Never touch a region that is being served: its clean pages
 	 * rely on staying write-protected. */
@@ -594,6 +603,7 @@ int region_attach(struct monitor *m, const struct fm_msg_register *q,
 		region_put(m, r);
 		return ret;
 	}
+	coord_region_up(m, r);
 	if (reattach) {
 		/* Faults the dead monitor read are never delivered again. */
 		struct uffdio_range all = { .start = r->base, .len = r->size };
@@ -634,6 +644,7 @@ void region_unpublish(struct monitor *m, struct region *r, int destroy)
 	atomic_store(&r->dead, 1);
 	r->destroy = destroy;
 	fault_remove_region(m, r);
+	coord_region_down(m, r->id, destroy);
 	region_put(m, r); /* the table's reference */
 }
 
@@ -656,11 +667,11 @@ static void region_delete_remote(struct monitor *m, struct region *r,
 	if (!r->br || m->be_ops->drops_by_region)
 		goto out;
 	for (uint64_t i = 0; i < r->npages; i++) {
-		if (!(r->pages[i] & PS_STORED))
+		if (!r->blind && !(r->pages[i] & PS_STORED))
 			continue;
 		keys[n].region_id = r->id;
 		keys[n].pgoff = i;
-		keys[n].server = r->loc[i];
+		keys[n].server = r->blind ? BACKEND_NO_SERVER : r->loc[i];
 		if (++n == 64) {
 			m->be_ops->del(conn, r->br, keys, n);
 			deleted += n;
@@ -693,6 +704,27 @@ void region_reap(struct monitor *m, struct backend_conn *conn)
 		}
 		region_free(m, r);
 	}
+}
+
+int region_collect_remote(struct monitor *m, uint64_t id, uint64_t npages)
+{
+	struct region *r = region_new();
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	r->id = id;
+	r->npages = npages;
+	r->blind = 1;
+	r->destroy = 1;
+	snprintf(r->name, sizeof(r->name), "collected");
+	ret = m->be_ops->region_open(m->be, id, npages, 0, &r->br);
+	if (ret) {
+		region_free(m, r);
+		return ret;
+	}
+	region_put(m, r); /* the evictor deletes its pages */
+	return 0;
 }
 
 int region_orphans_scan(struct monitor *m)

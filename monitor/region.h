@@ -71,6 +71,7 @@ struct region {
 	_Atomic int refs;
 	_Atomic int dead;	/* unpublished: stop serving */
 	int destroy;		/* on free: delete its data everywhere */
+	int blind;		/* no page states: delete every page offset */
 	uint32_t slot;
 	uint32_t gen;
 	time_t registered;
@@ -114,6 +115,10 @@ void region_unpublish(struct monitor *m, struct region *r, int destroy);
 /* Reap regions whose last reference is gone (background thread). */
 void region_reap(struct monitor *m, struct backend_conn *conn);
 int region_reap_pending(struct monitor *m);
+
+/* Delete every page of a region another (dead) monitor served, in the
+ * background: its page states are unknown here. */
+int region_collect_remote(struct monitor *m, uint64_t id, uint64_t npages);
 
 /* Regions left by a previous monitor: scan at start, collect later. */
 int region_orphans_scan(struct monitor *m);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ enum {
 	OPT_DEBUG_SKIP_WP,
 	OPT_DEBUG_VICTIM,
 	OPT_VERSION,
+	OPT_CONFIG,
+	OPT_ZOOKEEPER,
+	OPT_ZK_TIMEOUT,
+	OPT_ZK_GC_GRACE,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +61,10 @@ static const struct option long_options[] = {
 	{ "debug-victim", required_argument, NULL, OPT_DEBUG_VICTIM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "zookeeper", required_argument, NULL, OPT_ZOOKEEPER },
+	{ "zk-timeout", required_argument, NULL, OPT_ZK_TIMEOUT },
+	{ "zk-gc-grace", required_argument, NULL, OPT_ZK_GC_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -71,7 +80,8 @@ void settings_usage(FILE *out)
 "Without one the monitor uses the built-in local backend, which needs\n"
 "no server: pages go to sparse files under --local-dir.\n"
 "\n"
-"  --cache_size=PAGES     pages kept resident at most (default 20000)\n"
+"  --cache_size=PAGES     pages kept resident at most (default 20000);\n"
+"                         --cache-size is the same\n"
 "  --backend=NAME         backend: %s (default local, or memcached\n"
 "                         when a LOCATOR is given)\n"
 "  --locator=STRING       libmemcached configuration string\n"
@@ -90,7 +100,15 @@ void settings_usage(FILE *out)
 "  --orphan-grace=SECONDS after a restart, how long regions left by the\n"
 "                         previous monitor wait for their client (default 60)\n"
 "  --max-regions=N        regions served at once (default 256)\n"
+"  --zookeeper=HOST:PORT[,HOST:PORT...]\n"
+"                         join a cluster: ZooKeeper allocates region ids,\n"
+"                         records this monitor, lists memcached servers\n"
+"  --zk-timeout=SECONDS   give up reaching ZooKeeper at start (default 10)\n"
+"  --zk-gc-grace=SECONDS  delete the pages of a region whose monitor died\n"
+"                         after this long (default 300)\n"
 "  --log-level=LEVEL      error, warn, info or debug (default info)\n"
+"  --config=FILE          read settings from FILE first (key = value lines,\n"
+"                         see monitor.conf(5)); the command line wins\n"
 "  --debug-skip-wp        TEST ONLY: evict without write-protecting (loses writes)\n"
 "  --debug-victim=POLICY  TEST ONLY: clock (default) or recent (evict the page\n"
 "                         installed last)\n"
@@ -117,6 +135,8 @@ static void settings_defaults(struct settings *s)
 	s->evict_batch = 64;
 	s->orphan_grace_s = 60;
 	s->max_regions = 256;
+	s->zk_timeout_s = 10;
+	s->zk_gc_grace_s = 300;
 	s->log_level = LOG_INFO;
 }
 
@@ -131,11 +151,28 @@ static int is_locator_arg(const char *a)
 	return 1;
 }
 
+/* Where errors go: stderr, or a caller's buffer (config file lines). */
+static char *err_buf;
+static size_t err_len;
+
+static __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...)
+{
+	char msg[1280];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err_buf)
+		snprintf(err_buf, err_len, "%s", msg);
+	else
+		fprintf(stderr, "monitor: %s\n", msg);
+	return -1;
+}
+
 static int bad_value(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "monitor: invalid value '%s' for --%s: %s\n", val, opt,
-		why);
-	return -1;
+	return fail("invalid value '%s' for --%s: %s", val, opt, why);
 }
 
 static int num_opt(const char *opt, const char *val, uint64_t min,
@@ -160,9 +197,35 @@ static int path_opt(const char *opt, const char *val, size_t max)
 	return 0;
 }
 
+int settings_option_arg(const char *name)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o->has_arg;
+	return -1;
+}
+
 int settings_parse(struct settings *s, int argc, char **argv)
 {
-	static char ctl_sock_buf[256];
+	return settings_parse_msg(s, argc, argv, 0, NULL, 0);
+}
+
+static int parse_all(struct settings *s, int argc, char **argv, int partial);
+
+int settings_parse_msg(struct settings *s, int argc, char **argv, int partial,
+		       char *err, size_t errlen)
+{
+	int ret;
+
+	err_buf = err;
+	err_len = errlen;
+	ret = parse_all(s, argc, argv, partial);
+	err_buf = NULL;
+	return ret;
+}
+
+static int parse_all(struct settings *s, int argc, char **argv, int partial)
+{
 	uint64_t v;
 	int c, nloc = 0;
 
@@ -178,8 +241,7 @@ int settings_parse(struct settings *s, int argc, char **argv)
 		if (is_locator_arg(argv[i])) {
 			size_t used = strlen(s->locator);
 			if (used + strlen(argv[i]) + 2 > sizeof(s->locator)) {
-				fprintf(stderr, "monitor: LOCATOR too long\n");
-				return -1;
+				return fail("LOCATOR too long");
 			}
 			snprintf(s->locator + used, sizeof(s->locator) - used,
 				 "%s%s", used ? " " : "", argv[i]);
@@ -191,7 +253,8 @@ int settings_parse(struct settings *s, int argc, char **argv)
 	argc = w;
 	argv[argc] = NULL;
 
-	optind = 1;
+	/* 0, not 1: glibc then forgets the previous argv (config lines). */
+	optind = 0;
 	opterr = 0;
 	int idx = -1;
 	while ((c = getopt_long(argc, argv, ":h", long_options, &idx)) != -1) {
@@ -314,45 +377,60 @@ int settings_parse(struct settings *s, int argc, char **argv)
 		case OPT_VERSION:
 			printf("monitor (fluidmem) %s\n", PACKAGE_VERSION);
 			return 1;
+		case OPT_ZOOKEEPER:
+			if (!*optarg || strlen(optarg) >= sizeof(s->zookeeper) ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789.-:,[]") != strlen(optarg) ||
+			    !strchr(optarg, ':'))
+				return bad_value(name, optarg,
+						 "expected HOST:PORT[,HOST:PORT...]");
+			strcpy(s->zookeeper, optarg);
+			break;
+		case OPT_ZK_TIMEOUT:
+			if (num_opt(name, optarg, 1, 600, &v))
+				return -1;
+			s->zk_timeout_s = (unsigned)v;
+			break;
+		case OPT_ZK_GC_GRACE:
+			if (num_opt(name, optarg, 1, 86400 * 30, &v))
+				return -1;
+			s->zk_gc_grace_s = (unsigned)v;
+			break;
+		case OPT_CONFIG:
+			if (path_opt(name, optarg, 4096))
+				return -1;
+			s->config_file = optarg;
+			break;
 		case ':':
-			fprintf(stderr, "monitor: option '%s' needs a value\n",
-				argv[optind - 1]);
-			return -1;
+			return fail("option '%s' needs a value", argv[optind - 1]);
 		default:
-			fprintf(stderr,
-				"monitor: unknown option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return -1;
+			return fail("unknown option '%s' (see --help)",
+				    argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "monitor: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return -1;
-	}
+	if (optind < argc)
+		return fail("unexpected argument '%s' (see --help)",
+			    argv[optind]);
+	/* One config file line: the checks across options come later. */
+	if (partial)
+		return 0;
 	if (!s->backend)
 		s->backend = nloc ? "memcached" : "local";
-	if (nloc && strcmp(s->backend, "memcached") != 0) {
-		fprintf(stderr, "monitor: a LOCATOR only makes sense with the "
-				"memcached backend\n");
-		return -1;
-	}
-	if (!backend_find(s->backend)) {
-		fprintf(stderr,
-			"monitor: backend '%s' is not in this build (it has: "
-			"%s); reconfigure with --enable-%s\n",
-			s->backend, backend_names(), s->backend);
-		return -1;
-	}
-	if (strcmp(s->backend, "memcached") == 0 && !nloc) {
-		fprintf(stderr, "monitor: the memcached backend needs a LOCATOR, "
-				"e.g. --SERVER=127.0.0.1:11211\n");
-		return -1;
-	}
+	if (nloc && strcmp(s->backend, "memcached") != 0)
+		return fail("a LOCATOR only makes sense with the memcached "
+			    "backend");
+	if (!backend_find(s->backend))
+		return fail("backend '%s' is not in this build (it has: %s); "
+			    "reconfigure with --enable-%s",
+			    s->backend, backend_names(), s->backend);
+	if (strcmp(s->backend, "memcached") == 0 && !nloc)
+		return fail("the memcached backend needs a LOCATOR, e.g. "
+			    "--SERVER=127.0.0.1:11211");
 	if (!s->ctl_socket) {
-		snprintf(ctl_sock_buf, sizeof(ctl_sock_buf), "%s/ctl.sock",
-			 s->run_dir);
-		s->ctl_socket = ctl_sock_buf;
+		snprintf(s->ctl_socket_buf, sizeof(s->ctl_socket_buf),
+			 "%s/ctl.sock", s->run_dir);
+		s->ctl_socket = s->ctl_socket_buf;
 	} else if (strcmp(s->ctl_socket, "none") == 0) {
 		s->ctl_socket = NULL;
 	}

@@ -15,6 +15,7 @@ struct settings {
 	const char *socket_path;  /* registration socket */
 	const char *run_dir;	  /* region state files */
 	const char *ctl_socket;	  /* UNIX control socket, NULL: none */
+	char ctl_socket_buf[256]; /* RUN_DIR/ctl.sock when derived */
 	int ctl_tcp;		  /* TCP control endpoint enabled */
 	char ctl_host[64];	  /* 127.0.0.1 */
 	uint16_t ctl_port;	  /* 5001, FluidMem's */
@@ -27,7 +28,11 @@ struct settings {
 	int headroom_set;
 	unsigned orphan_grace_s;  /* wait for clients after a restart */
 	unsigned max_regions;
+	char zookeeper[512];	  /* HOST:PORT[,...]; empty: no cluster */
+	unsigned zk_timeout_s;	  /* give up connecting at start after this */
+	unsigned zk_gc_grace_s;	  /* orphaned regions' pages kept this long */
 	enum log_level log_level;
+	const char *config_file;  /* --config, NULL: none */
 	/* Test-only: break eviction on purpose (negative controls). */
 	int debug_skip_wp;
 	int debug_victim_recent;
@@ -39,6 +44,14 @@ struct settings {
  * a clear error (exit status 2).
  */
 int settings_parse(struct settings *s, int argc, char **argv);
+/*
+ * The same, but an error message goes to @err instead of stderr, and with
+ * @partial the checks across options are skipped (one config file line).
+ */
+int settings_parse_msg(struct settings *s, int argc, char **argv, int partial,
+		       char *err, size_t errlen);
+/* Long option @name: -1 unknown, else no_argument or required_argument. */
+int settings_option_arg(const char *name);
 void settings_usage(FILE *out);
 
 #endif

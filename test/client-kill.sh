@@ -5,12 +5,7 @@
 require_root
 start_memcached
 start_monitor --SERVER=127.0.0.1:$MC_PORT --cache_size=64
-mkfifo "$TMP/in"
-worker --mode hold --pages 512 --threads 1 <"$TMP/in" >"$TMP/w.out" 2>&1 &
-W=$!; track $W
-exec 6>"$TMP/in"
-wait_until 20 grep -q written "$TMP/w.out" || fail "worker did not write"
-id=$(sed -n 's/^region=\([0-9a-f]*\).*/\1/p' "$TMP/w.out")
+start_holder 1 512
 keys=$(mc_count_keys "fm:$id:")
 log "region $id has $keys keys in memcached"
 [ "$keys" -ge 400 ] || fail "expected evicted pages in memcached, found $keys keys"

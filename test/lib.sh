@@ -149,3 +149,67 @@ stat_is() { [ "$(ui_stat "$1")" = "$2" ]; }
 stat_ge() { [ "$(ui_stat "$1")" -ge "$2" ]; }
 stat_le() { [ "$(ui_stat "$1")" -le "$2" ]; }
 mc_keys_are() { [ "$(mc_count_keys "$1")" = "$2" ]; }
+
+# A private standalone ZooKeeper on loopback (sets ZK_PORT, ZK_PID).
+# ZK_DATA survives a restart_zookeeper.
+start_zookeeper() {
+	ZK_PORT=${ZK_PORT:-$(free_port)}
+	ZK_DIR="$TMP/zk"
+	mkdir -p "$ZK_DIR/data"
+	cat >"$ZK_DIR/zoo.cfg" <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$ZK_DIR/data
+clientPort=$ZK_PORT
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=srvr
+minSessionTimeout=1000
+maxSessionTimeout=10000
+CFG
+	SERVER_JVMFLAGS=-Xmx256m ZOO_LOG_DIR="$ZK_DIR" ZOO_LOG4J_PROP=WARN,CONSOLE \
+		/usr/share/zookeeper/bin/zkServer.sh start-foreground "$ZK_DIR/zoo.cfg" \
+		>>"$ZK_DIR/server.log" 2>&1 &
+	ZK_PID=$!
+	track $ZK_PID
+	wait_until 60 zk_ready || fail "ZooKeeper did not start (see $ZK_DIR/server.log)"
+	log "zookeeper pid $ZK_PID on 127.0.0.1:$ZK_PORT"
+}
+
+# Ready when `srvr` reports a Mode (imok comes earlier than that).
+zk_ready() {
+	local out
+	exec 7<>"/dev/tcp/127.0.0.1/$ZK_PORT" || return 1
+	printf srvr >&7
+	out=$(timeout 2 cat <&7)
+	exec 7>&-
+	echo "$out" | grep -q "^Mode:"
+}
+
+stop_zookeeper() {
+	kill -KILL "$ZK_PID" 2>/dev/null
+	wait "$ZK_PID" 2>/dev/null
+}
+
+# start_holder TAG PAGES [SOCKET]: a client that writes PAGES pages, then
+# waits for `verify` (send it with release_holder). Sets W (its pid) and
+# id (its region id); its summary goes to $TMP/hTAG.out.
+start_holder() {
+	local tag=$1 pages=$2 sock=${3:-$SOCK}
+	mkfifo "$TMP/in$tag"
+	"$WORKER" --socket "$sock" --mode hold --pages "$pages" \
+		<"$TMP/in$tag" >"$TMP/h$tag.out" 2>&1 &
+	W=$!; track $W
+	exec 6>"$TMP/in$tag"
+	wait_until 20 grep -q written "$TMP/h$tag.out" || fail "holder $tag did not write"
+	id=$(sed -n 's/^region=\([0-9a-f]*\).*/\1/p' "$TMP/h$tag.out")
+}
+
+# release_holder TAG: let the holder verify and exit; sets $line to its
+# summary (accesses= mismatches= sigbus=).
+release_holder() {
+	echo verify >&6; exec 6>&-
+	wait $W
+	line=$(grep accesses= "$TMP/h$1.out"); log "$line"
+}

@@ -8,12 +8,7 @@ start_memcached
 start_monitor --SERVER=127.0.0.1:$MC_PORT --cache_size=32
 
 run_holder() {
-	mkfifo "$TMP/in$1"
-	worker --mode hold --pages 128 --threads 1 <"$TMP/in$1" >"$TMP/w$1.out" 2>&1 &
-	W=$!; track $W
-	exec 6>"$TMP/in$1"
-	wait_until 20 grep -q written "$TMP/w$1.out" || fail "worker did not write"
-	id=$(sed -n 's/^region=\([0-9a-f]*\).*/\1/p' "$TMP/w$1.out")
+	start_holder "$1" 128
 	# Evict everything so every page lives only in memcached.
 	"$UI" "$CTL" evict 1000 >/dev/null
 	wait_until 10 stat_is cache_used 0 || fail "evict did not empty the cache"
@@ -27,9 +22,7 @@ exec 5<>"/dev/tcp/127.0.0.1/$MC_PORT"
 printf 'set fm:%s:9 0 0 4120\r\n%s\r\n' "$id" "$garbage" >&5
 read -r -t 5 reply <&5; exec 5>&-
 case "$reply" in STORED*) ;; *) fail "could not corrupt a value: $reply" ;; esac
-echo verify >&6; exec 6>&-
-wait $W
-line=$(grep accesses= "$TMP/w1.out"); echo "$line"
+release_holder 1
 [ "$(field sigbus "$line")" = 2 ] || fail "expected SIGBUS on exactly 2 pages: $line"
 [ "$(field mismatches "$line")" = 0 ] || fail "wrong data handed out: $line"
 expect_stat pages_lost -eq 1
@@ -41,9 +34,7 @@ grep -q "backend lost the page; the access gets SIGBUS" "$TMP/monitor.log" || fa
 run_holder 2
 stop_memcached
 start_memcached
-echo verify >&6; exec 6>&-
-wait $W
-line=$(grep accesses= "$TMP/w2.out"); echo "$line"
+release_holder 2
 [ "$(field sigbus "$line")" = 128 ] || fail "expected SIGBUS on all 128 pages: $line"
 [ "$(field mismatches "$line")" = 0 ] || fail "wrong data handed out: $line"
 expect_stat pages_lost -ge 129

@@ -13,20 +13,9 @@ start_monitor --SERVER=127.0.0.1:$A --SERVER=127.0.0.1:$B --cache_size=64
 
 keys_on() { MC_PORT=$1 mc_count_keys "fm:$2:"; }
 hold() {
-	mkfifo "$TMP/in$1"
-	worker --mode hold --pages 512 <"$TMP/in$1" >"$TMP/w$1.out" 2>&1 &
-	W=$!; track $W
-	exec 6>"$TMP/in$1"
-	wait_until 20 grep -q written "$TMP/w$1.out" || fail "worker did not write"
-	id=$(sed -n 's/^region=\([0-9a-f]*\).*/\1/p' "$TMP/w$1.out")
+	start_holder "$1" 512
 	"$UI" "$CTL" evict 100000 >/dev/null
 	wait_until 10 stat_is cache_used 0 || fail "evict did not empty the cache"
-}
-# verify N: let holder N check its pages; sets $line to its summary.
-verify() {
-	echo verify >&6; exec 6>&-
-	wait $W
-	line=$(grep accesses= "$TMP/w$1.out"); log "$line"
 }
 # restart_with NREGIONS ARGS: stop the monitor, start it again with other
 # servers, wait for NREGIONS clients to come back.
@@ -45,7 +34,7 @@ log "pages on A: $ka, on B: $kb"
 [ $((ka + kb)) -eq 512 ] || fail "expected 512 stored pages, found $((ka + kb))"
 [ "$ka" -ge 150 ] && [ "$kb" -ge 150 ] || fail "pages not spread over both servers"
 restart_with 1 --SERVER=127.0.0.1:$B --SERVER=127.0.0.1:$A
-verify 1
+release_holder 1
 [ "$(field mismatches "$line")" = 0 ] && [ "$(field sigbus "$line")" = 0 ] ||
 	fail "reordered LOCATOR: $line"
 
@@ -63,7 +52,7 @@ kb=$(keys_on $B "$id")
 kill -KILL $B_PID
 restart_with 1 --SERVER=127.0.0.1:$A --SERVER=127.0.0.1:$C
 expect_stat memcached_servers_live -eq 2
-verify 2
+release_holder 2
 [ "$(field mismatches "$line")" = 0 ] || fail "wrong data after B left: $line"
 [ "$(field sigbus "$line")" = "$kb" ] || fail "expected SIGBUS on B's $kb pages: $line"
 pass "placement stable across reorder, join and leave ($kb pages on the departed server failed loudly)"

@@ -37,6 +37,7 @@ static void usage(FILE *out)
 "  clearstats [c]        reset counters (privileged)\n"
 "  stop [t]              stop the monitor (privileged)\n"
 "  version [v]           show the monitor's version\n"
+"  cluster [k]           monitors and memory servers ZooKeeper knows\n"
 "\n"
 "Exit status: 0 success, 1 the monitor answered ERROR, 2 usage or\n"
 "connection error.\n",
