@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,23 +331,33 @@ static void conn_close(struct monitor *m, struct ctl_conn *c)
 	free(c);
 }
 
-static void send_all(int fd, const char *buf, size_t len)
+/*
+ * Send a whole reply. A peer that does not read gets at most SEND_WAIT_MS
+ * of the main loop's time; then its connection is dropped (returns -1).
+ */
+#define SEND_WAIT_MS 1000
+static int send_all(int fd, const char *buf, size_t len)
 {
+	int waited_ms = 0;
+
 	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			/* Slow reader: a short bounded wait, then give up. */
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			if (waited_ms >= SEND_WAIT_MS)
+				return -1;
+			poll(&p, 1, 10);
+			waited_ms += 10;
 			continue;
 		}
 		if (n <= 0)
-			return;
+			return -1;
 		buf += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 void ctl_input(struct monitor *m, struct watch *w)
@@ -387,8 +398,11 @@ void ctl_input(struct monitor *m, struct watch *w)
 		if (close_it)
 			break;
 	}
-	if (o.len)
-		send_all(w->fd, o.buf, o.len);
+	if (o.len && send_all(w->fd, o.buf, o.len) < 0) {
+		log_warn("control client does not read its replies: "
+			 "disconnected");
+		close_it = 1;
+	}
 	free(o.buf);
 	if (close_it)
 		conn_close(m, c);

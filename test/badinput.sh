@@ -57,6 +57,20 @@ out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$UI" 127.0.0.1:$POR
 echo "$out" | grep -q "permission denied" || fail "nobody could stop: $out"
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$UI" 127.0.0.1:$PORT s | grep -q "STAT cache_size 64" || fail "nobody cannot read stats"
 expect_stat ctl_denied -ge 2
+# A control client that sends commands but never reads its replies must
+# not stall the monitor: others are still answered, and registrations work.
+(
+	exec 8<>"/dev/tcp/127.0.0.1/$PORT" || exit 0
+	for _ in $(seq 20000); do printf 'stats\r\n' >&8 || exit 0; done
+	sleep 30
+) 2>/dev/null &
+FLOOD=$!; track $FLOOD
+sleep 3
+timeout 5 "$UI" "$CTL" version >/dev/null || fail "a client that never reads stalled the control socket"
+out=$(timeout 20 "$WORKER" --socket "$SOCK" --pages 64 --rounds 1 2>&1) ||
+	fail "a client that never reads stalled registrations: $out"
+kill $FLOOD 2>/dev/null
+log "a client that never reads its replies did not stall the monitor"
 # root over TCP is privileged (FluidMem's `ui 127.0.0.1 ...`).
 "$UI" 127.0.0.1:$PORT resize 80 | grep -q "OK cache_size 80" || fail "root resize over TCP"
 
