@@ -240,21 +240,15 @@ static int zk_register(struct monitor *m, struct coord *c)
 	char data[512];
 	int rc;
 
+	static const char *const dirs[] = {
+		ROOT "/ids",	ROOT "/monitors", ROOT "/regions", ROOT "/gc",
+		ROOT "/gc-lock", ROOT "/servers", SERVERS,
+	};
+
 	rc = load_salt(c);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/ids", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/monitors", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/regions", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/gc", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/gc-lock", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, ROOT "/servers", NULL);
-	if (rc == ZOK)
-		rc = ensure(c->zh, SERVERS, NULL);
+	for (unsigned i = 0; rc == ZOK && i < sizeof(dirs) / sizeof(dirs[0]);
+	     i++)
+		rc = ensure(c->zh, dirs[i], NULL);
 	if (rc != ZOK)
 		return rc;
 	summary(m, data, sizeof(data));

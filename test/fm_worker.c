@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "fluidmem.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -48,26 +49,16 @@ static struct {
 } w = { .mode = MODE_INTEGRITY, .pages = 1024, .threads = 4, .rounds = 4,
 	.iters = 1000000 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t rng_next(uint64_t *s)
 {
 	*s += UINT64_C(0x9e3779b97f4a7c15);
-	return mix(*s);
+	return hash_mix64(*s);
 }
 
 static void page_fill(uint64_t pg, uint64_t round)
 {
 	uint64_t *p = (uint64_t *)(w.base + pg * w.ps);
-	uint64_t seed = mix(pg * 0x100000001b3ULL ^ (round << 40) ^ 0x5eed);
+	uint64_t seed = hash_mix64(pg * 0x100000001b3ULL ^ (round << 40) ^ 0x5eed);
 
 	for (size_t i = 0; i < w.ps / 8; i++)
 		p[i] = seed + i * 0x9e3779b97f4a7c15ULL;
@@ -77,7 +68,7 @@ static void page_fill(uint64_t pg, uint64_t round)
 static int page_check(uint64_t pg, uint64_t round)
 {
 	const uint64_t *p = (const uint64_t *)(w.base + pg * w.ps);
-	uint64_t seed = mix(pg * 0x100000001b3ULL ^ (round << 40) ^ 0x5eed);
+	uint64_t seed = hash_mix64(pg * 0x100000001b3ULL ^ (round << 40) ^ 0x5eed);
 
 	for (size_t i = 0; i < w.ps / 8; i++)
 		if (p[i] != seed + i * 0x9e3779b97f4a7c15ULL)
@@ -147,7 +138,7 @@ static void *race_thread(void *arg)
 	unsigned t = (unsigned)(uintptr_t)arg;
 	size_t slot = w.ps / w.threads / 8 * 8;
 	uint64_t *expect = calloc(w.pages, sizeof(*expect));
-	uint64_t rng = mix(t + 77), lost = 0, i;
+	uint64_t rng = hash_mix64(t + 77), lost = 0, i;
 	double end = w.seconds > 0 ? now_s() + w.seconds : 0;
 
 	for (i = 0; i < w.iters || (end && now_s() < end); i++) {
