@@ -61,6 +61,15 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+static int local_check(const char *locator, char *err, size_t errlen)
+{
+	if (!locator)
+		return 0;
+	snprintf(err, errlen, "the local backend takes no locator (it "
+		 "writes under --local-dir)");
+	return -EINVAL;
+}
+
 static int local_open(const struct backend_params *p, struct backend **out,
 		      char *err, size_t errlen)
 {
@@ -290,6 +299,7 @@ const struct backend_ops local_backend = {
 	.description = "sparse page files under --local-dir (no server)",
 	.drops_by_region = 1,
 	.open = local_open,
+	.check = local_check,
 	.close = local_close,
 	.region_open = local_region_open,
 	.region_close = local_region_close,

@@ -49,6 +49,9 @@ struct backend_ops {
 	int drops_by_region;
 	int (*open)(const struct backend_params *p, struct backend **out,
 		    char *err, size_t errlen);
+	/* Optional: is @locator well formed? Called while parsing options,
+	 * so a bad one is refused before anything starts (no connecting). */
+	int (*check)(const char *locator, char *err, size_t errlen);
 	void (*close)(struct backend *be);
 	/* create=0: reattach to data a previous monitor left behind. */
 	int (*region_open)(struct backend *be, uint64_t region_id,
@@ -71,6 +74,9 @@ struct backend_ops {
 	void (*del)(struct backend_conn *c, struct backend_region *br,
 		    const struct page_key *keys, unsigned n);
 	void (*stats)(struct backend *be, stats_emit_fn emit, void *arg);
+	/* Optional: one "TIER ..." line per tier of a chain (`ui tiers`). */
+	void (*tiers)(struct backend *be,
+		      void (*emit)(void *arg, const char *line), void *arg);
 	/* Optional: the server pool is now @names (from ZooKeeper). New
 	 * servers join; servers that left are retired and their pages are
 	 * lost. Servers given on the command line always stay. */

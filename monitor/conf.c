@@ -375,6 +375,7 @@ static unsigned note_restart_only(const struct settings *cur,
 	} keys[] = {
 	    {"backend", str_changed(cur->backend, n->backend)},
 	    {"locator", strcmp(cur->locator, n->locator) != 0},
+	    {"mem-path", strcmp(cur->mem_path, n->mem_path) != 0},
 	    {"socket", str_changed(cur->socket_path, n->socket_path)},
 	    {"run-dir", str_changed(cur->run_dir, n->run_dir)},
 	    {"ctl-socket", str_changed(cur->ctl_socket, n->ctl_socket)},

@@ -175,6 +175,7 @@ enum cmd {
 	CMD_STOP,
 	CMD_VERSION,
 	CMD_CLUSTER,
+	CMD_TIERS,
 	CMD_QUIT,
 };
 
@@ -191,6 +192,7 @@ static const struct {
 	[CMD_STOP] = { "stop", "t", NULL, 1 },
 	[CMD_VERSION] = { "version", "v", NULL, 0 },
 	[CMD_CLUSTER] = { "cluster", "k", NULL, 0 },
+	[CMD_TIERS] = { "tiers", "m", NULL, 0 },
 	[CMD_QUIT] = { "quit", "q", NULL, 0 },
 };
 
@@ -308,6 +310,15 @@ static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 		break;
 	case CMD_CLUSTER:
 		coord_cluster(m, emit_line, o);
+		break;
+	case CMD_TIERS:
+		if (m->be_ops->tiers)
+			m->be_ops->tiers(m->be, emit_line, o);
+		else
+			ctl_error(m, o,
+				  "no tier chain: this monitor uses the %s "
+				  "backend (see --mem-path)",
+				  m->be_ops->name);
 		break;
 	case CMD_QUIT:
 		return 1;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FM_DEFAULT_LOCAL_DIR "/var/tmp/fluidmem"
 
@@ -38,6 +39,7 @@ enum {
 	OPT_ZOOKEEPER,
 	OPT_ZK_TIMEOUT,
 	OPT_ZK_GC_GRACE,
+	OPT_MEM_PATH,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +67,7 @@ static const struct option long_options[] = {
 	{ "zookeeper", required_argument, NULL, OPT_ZOOKEEPER },
 	{ "zk-timeout", required_argument, NULL, OPT_ZK_TIMEOUT },
 	{ "zk-gc-grace", required_argument, NULL, OPT_ZK_GC_GRACE },
+	{ "mem-path", required_argument, NULL, OPT_MEM_PATH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -85,6 +88,12 @@ void settings_usage(FILE *out)
 "  --backend=NAME         backend: %s (default local, or memcached\n"
 "                         when a LOCATOR is given)\n"
 "  --locator=STRING       libmemcached configuration string\n"
+"  --mem-path=TIER|TIER...\n"
+"                         a chain of tiers, fastest first, each\n"
+"                         KIND[:LOCATOR]:SIZE (SIZE in MiB or with a\n"
+"                         K/M/G/T suffix); full tiers demote their\n"
+"                         coldest pages to the next; dram:SIZE sets the\n"
+"                         resident cache (see monitor(8))\n"
 "  --socket=PATH          registration socket (default %s)\n"
 "  --run-dir=DIR          region state files (default %s)\n"
 "  --ctl-socket=PATH|none UNIX control socket for ui (default RUN_DIR/ctl.sock)\n"
@@ -197,6 +206,55 @@ static int path_opt(const char *opt, const char *val, size_t max)
 	return 0;
 }
 
+/*
+ * --mem-path: the tiers become the chain backend's locator; EMP's
+ * "dram:SIZE" is the resident cache itself.
+ */
+static int mem_path_apply(struct settings *s, int nloc)
+{
+	char buf[sizeof(s->mem_path)], *save = NULL;
+	int ndram = 0;
+
+	if (nloc || (s->backend && strcmp(s->backend, "chain") != 0))
+		return fail("--mem-path replaces --backend and LOCATOR: give "
+			    "one or the other");
+	strcpy(buf, s->mem_path);
+	s->locator[0] = '\0';
+	for (char *tok = strtok_r(buf, "|", &save); tok;
+	     tok = strtok_r(NULL, "|", &save)) {
+		uint64_t bytes;
+		if (strncmp(tok, "dram:", 5) != 0) {
+			size_t used = strlen(s->locator);
+			if (used + strlen(tok) + 2 > sizeof(s->locator))
+				return fail("--mem-path is too long");
+			snprintf(s->locator + used, sizeof(s->locator) - used,
+				 "%s%s", used ? "|" : "", tok);
+			continue;
+		}
+		const char *size = tok + 5;
+		int mib = *size && strspn(size, "0123456789") == strlen(size);
+		if (ndram++ || parse_size(size, 1, UINT64_C(1) << 52, &bytes))
+			return fail("--mem-path: '%s': expected one dram:SIZE "
+				    "(MiB, or with a K/M/G/T suffix)",
+				    tok);
+		if (mib)
+			bytes <<= 20;
+		uint64_t pages = bytes / (uint64_t)sysconf(_SC_PAGESIZE);
+		if (pages == 0)
+			return fail("--mem-path: '%s' is under a page", tok);
+		if (s->cache_size_set && s->cache_size != pages)
+			return fail("--mem-path: '%s' (%llu pages) disagrees "
+				    "with --cache_size=%llu",
+				    tok, (unsigned long long)pages,
+				    (unsigned long long)s->cache_size);
+		s->cache_size = pages;
+	}
+	if (!s->locator[0])
+		return fail("--mem-path names no tier besides dram");
+	s->backend = "chain";
+	return 0;
+}
+
 int settings_option_arg(const char *name)
 {
 	for (const struct option *o = long_options; o->name; o++)
@@ -266,6 +324,7 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 			if (num_opt(name, optarg, 1, UINT64_C(1) << 40, &v))
 				return -1;
 			s->cache_size = v;
+			s->cache_size_set = 1;
 			break;
 		case OPT_BACKEND:
 			if (!backend_find(optarg)) {
@@ -397,6 +456,13 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 				return -1;
 			s->zk_gc_grace_s = (unsigned)v;
 			break;
+		case OPT_MEM_PATH:
+			if (!*optarg ||
+			    strlen(optarg) >= sizeof(s->mem_path))
+				return bad_value(name, optarg,
+						 "empty or too long");
+			strcpy(s->mem_path, optarg);
+			break;
 		case OPT_CONFIG:
 			if (path_opt(name, optarg, 4096))
 				return -1;
@@ -415,6 +481,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	/* One config file line: the checks across options come later. */
 	if (partial)
 		return 0;
+	if (s->mem_path[0] && mem_path_apply(s, nloc))
+		return -1;
+	if (!s->mem_path[0] && s->backend && !strcmp(s->backend, "chain"))
+		return fail("the chain backend is built with --mem-path");
 	if (!s->backend)
 		s->backend = nloc ? "memcached" : "local";
 	if (nloc && strcmp(s->backend, "memcached") != 0)
@@ -424,6 +494,11 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 		return fail("backend '%s' is not in this build (it has: %s); "
 			    "reconfigure with --enable-%s",
 			    s->backend, backend_names(), s->backend);
+	const struct backend_ops *ops = backend_find(s->backend);
+	char why[512];
+	if (ops->check && ops->check(s->locator[0] ? s->locator : NULL, why,
+				     sizeof(why)))
+		return fail("%s%s", s->mem_path[0] ? "--mem-path: " : "", why);
 	if (strcmp(s->backend, "memcached") == 0 && !nloc)
 		return fail("the memcached backend needs a LOCATOR, e.g. "
 			    "--SERVER=127.0.0.1:11211");

@@ -12,6 +12,8 @@ struct settings {
 	uint64_t cache_size;	  /* pages resident at most (20000 = 80 MiB) */
 	const char *backend;	  /* "local" unless a locator is given */
 	char locator[1024];	  /* libmemcached config string, e.g. --SERVER= */
+	char mem_path[1024];	  /* --mem-path tier chain; empty: none */
+	int cache_size_set;
 	const char *socket_path;  /* registration socket */
 	const char *run_dir;	  /* region state files */
 	const char *ctl_socket;	  /* UNIX control socket, NULL: none */

@@ -17,7 +17,7 @@ for name in $("$UI" "$CTL" stats | awk '$1 == "STAT" { print $2 }' |
 	sort -u); do
 	grep -qF "\`$name\`" "$DOC" || { echo "undocumented stat: $name"; missing=1; }
 done
-for cmd in stats resize evict listpids disconnectpid clearstats stop version cluster; do
+for cmd in stats resize evict listpids disconnectpid clearstats stop version cluster tiers; do
 	grep -qF "\`$cmd\`" "$DOC" || { echo "undocumented command: $cmd"; missing=1; }
 done
 [ $missing = 0 ] || fail "doc/protocol.md is incomplete"

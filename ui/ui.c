@@ -38,6 +38,7 @@ static void usage(FILE *out)
 "  stop [t]              stop the monitor (privileged)\n"
 "  version [v]           show the monitor's version\n"
 "  cluster [k]           monitors and memory servers ZooKeeper knows\n"
+"  tiers [m]             the --mem-path tiers: capacity, use, demotions\n"
 "\n"
 "Exit status: 0 success, 1 the monitor answered ERROR, 2 usage or\n"
 "connection error.\n",
