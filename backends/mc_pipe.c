@@ -27,6 +27,7 @@
 #define RES_MAGIC 0x81
 #define OP_SETQ 0x11
 #define OP_NOOP 0x0a
+#define OP_DELETEQ 0x14
 #define HDR_LEN 24
 #define SET_EXTRAS 8 /* flags, expiry */
 #define NOOP_OPAQUE 0xffffffffU
@@ -42,6 +43,7 @@ struct mc_pipe {
 	int fd;
 	uint64_t retry_at; /* no reconnect before (after a failure) */
 	int done;	   /* the NOOP answered */
+	unsigned char op;  /* of the batch in flight */
 	unsigned char hdr[MC_PIPE_MAX + 1][HDR_LEN + SET_EXTRAS];
 	struct iovec iov[IOV_PER_ITEM * MC_PIPE_MAX + 1];
 	unsigned char rbuf[RBUF_LEN];
@@ -270,8 +272,11 @@ static int pipe_read(struct mc_pipe *p, struct mc_pipe_item *items,
 			break;
 		if (h[1] == OP_NOOP && opaque == NOOP_OPAQUE)
 			p->done = 1;
-		else if (h[1] == OP_SETQ && opaque < n && !p->done)
-			items[opaque].res = st ? status_errno(st) : 0;
+		else if (h[1] == p->op && opaque < n && !p->done)
+			/* Deleting what is not there is no failure. */
+			items[opaque].res = st == 0 || (st == 0x0001 &&
+						p->op == OP_DELETEQ)
+						? 0 : status_errno(st);
 		else
 			return -EPROTO;
 		off += HDR_LEN + body;
@@ -289,21 +294,26 @@ static void build_request(struct mc_pipe *p, struct mc_pipe_item *items,
 	for (unsigned i = 0; i < n; i++) {
 		unsigned char *h = p->hdr[i];
 		struct mc_pipe_item *it = &items[i];
-		uint32_t body = (uint32_t)(SET_EXTRAS + it->keylen +
-					   it->vallen + it->taillen);
+		size_t ext = p->op == OP_SETQ ? SET_EXTRAS : 0;
+		uint32_t body = (uint32_t)(ext + it->keylen);
 
+		if (p->op == OP_SETQ)
+			body += (uint32_t)(it->vallen + it->taillen);
 		memset(h, 0, sizeof(p->hdr[i])); /* flags, expiry, cas: 0 */
 		h[0] = REQ_MAGIC;
-		h[1] = OP_SETQ;
+		h[1] = p->op;
 		put16(h + 2, (uint16_t)it->keylen);
-		h[4] = SET_EXTRAS;
+		h[4] = (unsigned char)ext;
 		put32(h + 8, body);
 		put32(h + 12, i);
-		*v++ = (struct iovec){ h, HDR_LEN + SET_EXTRAS };
+		*v++ = (struct iovec){ h, HDR_LEN + ext };
 		*v++ = (struct iovec){ it->key, it->keylen };
-		*v++ = (struct iovec){ (void *)it->val, it->vallen };
-		if (it->taillen)
-			*v++ = (struct iovec){ (void *)it->tail, it->taillen };
+		if (p->op == OP_SETQ) {
+			*v++ = (struct iovec){ (void *)it->val, it->vallen };
+			if (it->taillen)
+				*v++ = (struct iovec){ (void *)it->tail,
+						       it->taillen };
+		}
 		it->res = 1; /* no answer yet */
 	}
 	unsigned char *h = p->hdr[n];
@@ -360,7 +370,8 @@ static int pipe_send(struct mc_pipe *p, struct mc_pipe_item *items,
 	return 0;
 }
 
-int mc_pipe_store(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n)
+static int pipe_run(struct mc_pipe *p, unsigned char op,
+		    struct mc_pipe_item *items, unsigned n)
 {
 	unsigned niov;
 	short got;
@@ -368,6 +379,7 @@ int mc_pipe_store(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n)
 
 	if (n > MC_PIPE_MAX)
 		return -EINVAL;
+	p->op = op;
 	build_request(p, items, n, &niov);
 	if (p->fd < 0)
 		ret = pipe_connect(p);
@@ -388,4 +400,14 @@ int mc_pipe_store(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n)
 		if (items[i].res == 1)
 			items[i].res = ret;
 	return ret;
+}
+
+int mc_pipe_store(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n)
+{
+	return pipe_run(p, OP_SETQ, items, n);
+}
+
+int mc_pipe_delete(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n)
+{
+	return pipe_run(p, OP_DELETEQ, items, n);
 }

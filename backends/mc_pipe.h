@@ -1,6 +1,6 @@
 /*
- * Pipelined stores to one memcached server: a batch of quiet binary
- * protocol sets (SETQ) closed by a NOOP, written in one go. A quiet set
+ * Pipelined stores (and deletes) to one memcached server: a batch of quiet
+ * binary protocol sets (SETQ) closed by a NOOP, written in one go. A quiet set
  * only answers when it fails, naming the failed key by its opaque, and
  * the NOOP's answer proves every set before it was handled: one round
  * trip per batch, yet a result per key.
@@ -39,5 +39,7 @@ void mc_pipe_free(struct mc_pipe *p);
  * carries that error and the connection is dropped (retried after 1 s).
  */
 int mc_pipe_store(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n);
+/* The same with quiet deletes of items[i].key; a missing key is no error. */
+int mc_pipe_delete(struct mc_pipe *p, struct mc_pipe_item *items, unsigned n);
 
 #endif

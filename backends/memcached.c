@@ -542,6 +542,20 @@ static void mc_multi_get(struct backend_conn *c, struct backend_region *br,
 	}
 }
 
+/* This thread's pipeline to server @s, or NULL to use libmemcached. */
+static struct mc_pipe *conn_pipe(struct backend_conn *c, unsigned s)
+{
+	struct backend *be = c->be;
+
+	if (!be->pipeline || c->nopipe[s])
+		return NULL;
+	if (!c->pipe[s])
+		c->pipe[s] = mc_pipe_new(be->servers[s].name,
+					 be->servers[s].is_socket,
+					 PIPE_TIMEOUT_MS);
+	return c->pipe[s];
+}
+
 static void trailer_make(struct trailer *t, const struct page_key *k,
 			 const void *page, size_t ps)
 {
@@ -608,11 +622,7 @@ static void put_batch(struct backend_conn *c, unsigned s,
 
 	if (!be->pipeline || c->nopipe[s])
 		return put_each(c, s, keys, bufs, m, res);
-	if (!c->pipe[s])
-		c->pipe[s] = mc_pipe_new(be->servers[s].name,
-					 be->servers[s].is_socket,
-					 PIPE_TIMEOUT_MS);
-	if (!c->pipe[s]) {
+	if (!conn_pipe(c, s)) {
 		for (unsigned j = 0; j < m; j++) {
 			res[c->idx[j]] = -ENOMEM;
 			put_done(be, &keys[c->idx[j]], -ENOMEM, "no memory");
@@ -677,27 +687,53 @@ static void mc_multi_put(struct backend_conn *c, struct backend_region *br,
 	}
 }
 
+/* Delete keys[idx[0..m)] from server @s: one round trip when we can. */
+static void del_batch(struct backend_conn *c, unsigned s,
+		      const struct page_key *keys, unsigned m)
+{
+	struct mc_pipe *p = conn_pipe(c, s);
+	memcached_st *mc;
+
+	if (p) {
+		for (unsigned j = 0; j < m; j++)
+			c->items[j].keylen = key_format(c->items[j].key,
+							&keys[c->idx[j]]);
+		int ret = mc_pipe_delete(p, c->items, m);
+		if (ret != -EPROTO &&
+		    !(ret == 0 && c->items[0].res == -EPROTONOSUPPORT))
+			return; /* best effort: failures are not retried */
+		c->nopipe[s] = 1;
+	}
+	mc = conn_server(c, s);
+	for (unsigned j = 0; mc && j < m; j++) {
+		char key[KEY_MAX];
+		size_t kl = key_format(key, &keys[c->idx[j]]);
+		memcached_delete(mc, key, kl, 0);
+	}
+}
+
 static void mc_del(struct backend_conn *c, struct backend_region *br,
 		   const struct page_key *keys, unsigned n)
 {
-	char key[KEY_MAX];
+	unsigned nservers = atomic_load(&c->be->nservers);
 
-	for (unsigned i = 0; i < n; i++) {
-		size_t kl = key_format(key, &keys[i]);
-		unsigned s = keys[i].server, end = s + 1;
-		/* No recorded server (a dead monitor's region): every live one. */
-		if (s == BACKEND_NO_SERVER) {
-			s = 0;
-			end = atomic_load(&c->be->nservers);
+	/* Per server, in batches. A key with no recorded server (a dead
+	 * monitor's region) goes to every live one. */
+	for (unsigned s = 0; s < nservers; s++) {
+		int live = atomic_load(&c->be->servers[s].live);
+		unsigned m = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (keys[i].server != s &&
+			    !(keys[i].server == BACKEND_NO_SERVER && live))
+				continue;
+			c->idx[m++] = i;
+			if (m == MC_PIPE_MAX) {
+				del_batch(c, s, keys, m);
+				m = 0;
+			}
 		}
-		for (; s < end; s++) {
-			memcached_st *mc = keys[i].server == BACKEND_NO_SERVER &&
-							   !atomic_load(&c->be->servers[s].live)
-						   ? NULL
-						   : conn_server(c, s);
-			if (mc)
-				memcached_delete(mc, key, kl, 0);
-		}
+		if (m)
+			del_batch(c, s, keys, m);
 	}
 	atomic_fetch_add(&c->be->dels, n);
 }
