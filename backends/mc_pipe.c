@@ -32,6 +32,7 @@
 #define SET_EXTRAS 8 /* flags, expiry */
 #define NOOP_OPAQUE 0xffffffffU
 #define RETRY_NS 1000000000ULL
+#define CONNECT_TIMEOUT_MS 1000 /* as the libmemcached connections */
 #define IOV_PER_ITEM 4
 #define RBUF_LEN 4096
 
@@ -154,14 +155,14 @@ void mc_pipe_free(struct mc_pipe *p)
 	free(p);
 }
 
-/* Wait for @events on the socket; 0, or -ETIMEDOUT. */
-static int pipe_wait(struct mc_pipe *p, short events, short *got)
+/* Wait up to @ms for @events on the socket; 0, or -ETIMEDOUT. */
+static int pipe_wait_ms(struct mc_pipe *p, short events, short *got, int ms)
 {
 	struct pollfd pfd = { .fd = p->fd, .events = events };
 	int n;
 
 	do
-		n = poll(&pfd, 1, p->timeout_ms);
+		n = poll(&pfd, 1, ms);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -169,6 +170,11 @@ static int pipe_wait(struct mc_pipe *p, short events, short *got)
 		return -ETIMEDOUT;
 	*got = pfd.revents;
 	return 0;
+}
+
+static int pipe_wait(struct mc_pipe *p, short events, short *got)
+{
+	return pipe_wait_ms(p, events, got, p->timeout_ms);
 }
 
 static int connect_one(struct mc_pipe *p, int family, const struct sockaddr *sa,
@@ -187,7 +193,7 @@ static int connect_one(struct mc_pipe *p, int family, const struct sockaddr *sa,
 		return 0;
 	ret = -errno;
 	if (ret == -EINPROGRESS) {
-		ret = pipe_wait(p, POLLOUT, &got);
+		ret = pipe_wait_ms(p, POLLOUT, &got, CONNECT_TIMEOUT_MS);
 		if (ret == 0 &&
 		    getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			ret = -errno;
