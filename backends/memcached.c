@@ -11,12 +11,17 @@
  * index per page. A fetch always goes to the server that was written,
  * so servers joining or leaving never silently move a page; a page on a
  * server that left is lost, loudly.
+ *
+ * Stores skip libmemcached: a set is one round trip there, so a batch of
+ * evicted pages goes to each server as one pipelined write of quiet sets
+ * (mc_pipe.c) that still reports per page. Fetches stay multi-gets.
  */
 #include "config.h"
 #include "backend.h"
 #include "crc32c.h"
 #include "hash.h"
 #include "log.h"
+#include "mc_pipe.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +36,9 @@
 #define TRAILER_MAGIC 0x464d5047U /* "FMPG" */
 #define KEY_MAX 48
 #define BATCH 64
+_Static_assert(BATCH >= MC_PIPE_MAX && KEY_MAX <= MC_PIPE_KEY_MAX,
+	       "a put batch fits the idx and key scratch");
+#define PIPE_TIMEOUT_MS 2000 /* as libmemcached's poll timeout below */
 
 struct trailer {
 	uint32_t magic;
@@ -57,6 +65,8 @@ struct backend {
 	struct mc_server servers[BACKEND_MAX_SERVERS];
 	_Atomic unsigned nservers;
 	_Atomic uint64_t gets, misses, bad, puts, put_errors, dels, errors;
+	_Atomic uint64_t put_batches;
+	int pipeline; /* stores through mc_pipe.c (off if keys get a prefix) */
 };
 
 struct backend_region {
@@ -70,6 +80,10 @@ struct backend_conn {
 	 * allocated itself when a fetch loop ends. */
 	memcached_result_st result[BACKEND_MAX_SERVERS];
 	char *value; /* page + trailer scratch for sets */
+	struct mc_pipe *pipe[BACKEND_MAX_SERVERS]; /* made on first store */
+	uint8_t nopipe[BACKEND_MAX_SERVERS];	   /* server refused it */
+	struct mc_pipe_item items[MC_PIPE_MAX];
+	struct trailer trail[MC_PIPE_MAX];
 	char keys[BATCH][KEY_MAX];
 	const char *keyp[BATCH];
 	size_t keylen[BATCH];
@@ -288,12 +302,17 @@ static int mc_open(const struct backend_params *p, struct backend **out,
 		return -ENOMEM;
 	strcpy(be->locator, p->locator);
 	be->page_size = p->page_size;
+	be->pipeline = 1;
 	pthread_mutex_init(&be->lock, NULL);
 	snprintf(be->table_path, sizeof(be->table_path), "%s/memcached.servers",
 		 p->state_dir ? p->state_dir : ".");
 	ret = locator_split(be, p->locator, names, is_socket, &n, err, errlen);
 	if (ret)
 		goto fail;
+	/* Our own writer cannot apply libmemcached's key namespace. */
+	if (strcasestr(be->options, "NAMESPACE") ||
+	    strcasestr(be->options, "PREFIX"))
+		be->pipeline = 0;
 	ret = table_load(be);
 	if (ret) {
 		snprintf(err, errlen, "%s is damaged: %s", be->table_path,
@@ -379,6 +398,7 @@ static void mc_conn_close(struct backend_conn *c)
 			memcached_result_free(&c->result[i]);
 			memcached_free(c->mc[i]);
 		}
+		mc_pipe_free(c->pipe[i]);
 	}
 	free(c->value);
 	free(c);
@@ -522,66 +542,198 @@ static void mc_multi_get(struct backend_conn *c, struct backend_region *br,
 	}
 }
 
+/* This thread's pipeline to server @s, or NULL to use libmemcached. */
+static struct mc_pipe *conn_pipe(struct backend_conn *c, unsigned s)
+{
+	struct backend *be = c->be;
+
+	if (!be->pipeline || c->nopipe[s])
+		return NULL;
+	if (!c->pipe[s])
+		c->pipe[s] = mc_pipe_new(be->servers[s].name,
+					 be->servers[s].is_socket,
+					 PIPE_TIMEOUT_MS);
+	return c->pipe[s];
+}
+
+static void trailer_make(struct trailer *t, const struct page_key *k,
+			 const void *page, size_t ps)
+{
+	*t = (struct trailer){
+		.magic = TRAILER_MAGIC,
+		.crc = crc32c(0, page, ps),
+		.region_id = k->region_id,
+		.pgoff = k->pgoff,
+	};
+}
+
+static void put_done(struct backend *be, const struct page_key *k,
+		     int res, const char *how)
+{
+	if (res) {
+		atomic_fetch_add(&be->put_errors, 1);
+		log_debug("memcached %s set fm:%016" PRIx64 ":%" PRIx64 ": %s",
+			  be->servers[k->server].name, k->region_id, k->pgoff,
+			  how);
+	} else {
+		atomic_fetch_add(&be->puts, 1);
+		atomic_fetch_add(&be->servers[k->server].puts, 1);
+	}
+}
+
+/* One libmemcached set per page: for servers that refuse our pipeline. */
+static void put_each(struct backend_conn *c, unsigned s,
+		     const struct page_key *keys, const void *const *bufs,
+		     unsigned m, int *res)
+{
+	struct backend *be = c->be;
+	size_t ps = be->page_size;
+	memcached_st *mc = conn_server(c, s);
+	char key[KEY_MAX];
+
+	for (unsigned j = 0; j < m; j++) {
+		unsigned i = c->idx[j];
+		memcached_return_t rc = MEMCACHED_FAILURE;
+		if (mc) {
+			struct trailer t;
+			trailer_make(&t, &keys[i], bufs[i], ps);
+			memcpy(c->value, bufs[i], ps);
+			memcpy(c->value + ps, &t, sizeof(t));
+			size_t kl = key_format(key, &keys[i]);
+			rc = memcached_set(mc, key, kl, c->value,
+					   ps + sizeof(t), 0, 0);
+			res[i] = rc == MEMCACHED_SUCCESS ? 0 : rc_fail(rc);
+		} else {
+			res[i] = -ENODEV;
+		}
+		put_done(be, &keys[i], res[i],
+			 mc ? memcached_strerror(mc, rc) : "no connection");
+	}
+}
+
+/* Store keys[idx[0..m)] on server @s: one pipelined round trip. */
+static void put_batch(struct backend_conn *c, unsigned s,
+		      const struct page_key *keys, const void *const *bufs,
+		      unsigned m, int *res)
+{
+	struct backend *be = c->be;
+	size_t ps = be->page_size;
+	int ret;
+
+	if (!be->pipeline || c->nopipe[s])
+		return put_each(c, s, keys, bufs, m, res);
+	if (!conn_pipe(c, s)) {
+		for (unsigned j = 0; j < m; j++) {
+			res[c->idx[j]] = -ENOMEM;
+			put_done(be, &keys[c->idx[j]], -ENOMEM, "no memory");
+		}
+		return;
+	}
+	for (unsigned j = 0; j < m; j++) {
+		unsigned i = c->idx[j];
+		struct mc_pipe_item *it = &c->items[j];
+		trailer_make(&c->trail[j], &keys[i], bufs[i], ps);
+		it->keylen = key_format(it->key, &keys[i]);
+		it->val = bufs[i];
+		it->vallen = ps;
+		it->tail = &c->trail[j];
+		it->taillen = sizeof(c->trail[j]);
+	}
+	ret = mc_pipe_store(c->pipe[s], c->items, m);
+	if (ret == -EPROTO ||
+	    (ret == 0 && c->items[0].res == -EPROTONOSUPPORT)) {
+		/* Not a binary-protocol server (memcached -B ascii). */
+		log_warn("memcached %s: pipelined binary sets refused (%s); "
+			 "storing one page per round trip",
+			 be->servers[s].name, strerror(-ret ? -ret : EPROTONOSUPPORT));
+		c->nopipe[s] = 1;
+		return put_each(c, s, keys, bufs, m, res);
+	}
+	atomic_fetch_add(&be->put_batches, 1);
+	if (ret)
+		atomic_fetch_add(&be->errors, 1);
+	for (unsigned j = 0; j < m; j++) {
+		unsigned i = c->idx[j];
+		res[i] = c->items[j].res;
+		put_done(be, &keys[i], res[i], strerror(-res[i]));
+	}
+}
+
 static void mc_multi_put(struct backend_conn *c, struct backend_region *br,
 			 const struct page_key *keys, const void *const *bufs,
 			 unsigned n, int *res)
 {
 	struct backend *be = c->be;
-	size_t ps = be->page_size;
-	char key[KEY_MAX];
+	unsigned nservers = atomic_load(&be->nservers);
 
+	for (unsigned i = 0; i < n; i++)
+		res[i] = 1; /* not yet stored */
+	/* One pipelined batch per server, at most MC_PIPE_MAX pages each. */
 	for (unsigned i = 0; i < n; i++) {
-		struct trailer t = {
-			.magic = TRAILER_MAGIC,
-			.crc = crc32c(0, bufs[i], ps),
-			.region_id = keys[i].region_id,
-			.pgoff = keys[i].pgoff,
-		};
-		memcached_st *mc = conn_server(c, keys[i].server);
-		if (!mc) {
+		if (res[i] != 1)
+			continue;
+		unsigned s = keys[i].server, m = 0;
+		if (s >= nservers) {
 			res[i] = -ENODEV;
-			atomic_fetch_add(&be->put_errors, 1);
+			put_done(be, &keys[i], res[i], "no such server");
 			continue;
 		}
-		memcpy(c->value, bufs[i], ps);
-		memcpy(c->value + ps, &t, sizeof(t));
-		size_t kl = key_format(key, &keys[i]);
-		memcached_return_t rc = memcached_set(mc, key, kl, c->value,
-						      ps + sizeof(t), 0, 0);
-		res[i] = rc == MEMCACHED_SUCCESS ? 0 : rc_fail(rc);
-		if (res[i]) {
-			atomic_fetch_add(&be->put_errors, 1);
-			log_debug("memcached %s set %s: %s",
-				  be->servers[keys[i].server].name, key,
-				  memcached_strerror(mc, rc));
-		} else {
-			atomic_fetch_add(&be->puts, 1);
-			atomic_fetch_add(&be->servers[keys[i].server].puts, 1);
-		}
+		for (unsigned j = i; j < n && m < MC_PIPE_MAX; j++)
+			if (res[j] == 1 && keys[j].server == s) {
+				c->idx[m++] = j;
+				res[j] = 2;
+			}
+		put_batch(c, s, keys, bufs, m, res);
+	}
+}
+
+/* Delete keys[idx[0..m)] from server @s: one round trip when we can. */
+static void del_batch(struct backend_conn *c, unsigned s,
+		      const struct page_key *keys, unsigned m)
+{
+	struct mc_pipe *p = conn_pipe(c, s);
+	memcached_st *mc;
+
+	if (p) {
+		for (unsigned j = 0; j < m; j++)
+			c->items[j].keylen = key_format(c->items[j].key,
+							&keys[c->idx[j]]);
+		int ret = mc_pipe_delete(p, c->items, m);
+		if (ret != -EPROTO &&
+		    !(ret == 0 && c->items[0].res == -EPROTONOSUPPORT))
+			return; /* best effort: failures are not retried */
+		c->nopipe[s] = 1;
+	}
+	mc = conn_server(c, s);
+	for (unsigned j = 0; mc && j < m; j++) {
+		char key[KEY_MAX];
+		size_t kl = key_format(key, &keys[c->idx[j]]);
+		memcached_delete(mc, key, kl, 0);
 	}
 }
 
 static void mc_del(struct backend_conn *c, struct backend_region *br,
 		   const struct page_key *keys, unsigned n)
 {
-	char key[KEY_MAX];
+	unsigned nservers = atomic_load(&c->be->nservers);
 
-	for (unsigned i = 0; i < n; i++) {
-		size_t kl = key_format(key, &keys[i]);
-		unsigned s = keys[i].server, end = s + 1;
-		/* No recorded server (a dead monitor's region): every live one. */
-		if (s == BACKEND_NO_SERVER) {
-			s = 0;
-			end = atomic_load(&c->be->nservers);
+	/* Per server, in batches. A key with no recorded server (a dead
+	 * monitor's region) goes to every live one. */
+	for (unsigned s = 0; s < nservers; s++) {
+		int live = atomic_load(&c->be->servers[s].live);
+		unsigned m = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (keys[i].server != s &&
+			    !(keys[i].server == BACKEND_NO_SERVER && live))
+				continue;
+			c->idx[m++] = i;
+			if (m == MC_PIPE_MAX) {
+				del_batch(c, s, keys, m);
+				m = 0;
+			}
 		}
-		for (; s < end; s++) {
-			memcached_st *mc = keys[i].server == BACKEND_NO_SERVER &&
-							   !atomic_load(&c->be->servers[s].live)
-						   ? NULL
-						   : conn_server(c, s);
-			if (mc)
-				memcached_delete(mc, key, kl, 0);
-		}
+		if (m)
+			del_batch(c, s, keys, m);
 	}
 	atomic_fetch_add(&c->be->dels, n);
 }
@@ -641,6 +793,8 @@ static void mc_stats(struct backend *be, stats_emit_fn emit, void *arg)
 	emit(arg, "memcached_puts", "%" PRIu64, atomic_load(&be->puts));
 	emit(arg, "memcached_put_errors", "%" PRIu64,
 	     atomic_load(&be->put_errors));
+	emit(arg, "memcached_put_batches", "%" PRIu64,
+	     atomic_load(&be->put_batches));
 	emit(arg, "memcached_deletes", "%" PRIu64, atomic_load(&be->dels));
 	emit(arg, "memcached_errors", "%" PRIu64, atomic_load(&be->errors));
 	for (unsigned i = 0; i < n; i++) {

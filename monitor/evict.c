@@ -249,13 +249,21 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	for (unsigned i = 0; i < nput; i++) {
+	/* Consecutive pages are consecutive in ctx->buf too: one pread
+	 * per run, not per page. */
+	for (unsigned i = 0, k; i < nput; i += k) {
 		off_t off = (off_t)(r->memfd_offset +
 				    (ctx->keys[i].pgoff << m->page_shift));
-		ctx->res[i] = pread(r->memfd, (void *)ctx->bufs[i], ps, off) ==
-					      (ssize_t)ps
-				      ? 0
-				      : -EIO;
+		for (k = 1; i + k < nput &&
+			    ctx->keys[i + k].pgoff == ctx->keys[i].pgoff + k;
+		     k++)
+			;
+		int rc = pread(r->memfd, (void *)ctx->bufs[i], k * ps, off) ==
+					  (ssize_t)(k * ps)
+				  ? 0
+				  : -EIO;
+		for (unsigned j = 0; j < k; j++)
+			ctx->res[i + j] = rc;
 	}
 	/* 3. Store them; pages that could not be stored stay resident. */
 	unsigned k = 0, nstale = 0;
