@@ -5,12 +5,14 @@
 #include <string.h>
 
 extern const struct backend_ops local_backend;
+extern const struct backend_ops remote_backend;
 #ifdef HAVE_MEMCACHED
 extern const struct backend_ops memcached_backend;
 #endif
 
 static const struct backend_ops *const backends[] = {
 	&local_backend,
+	&remote_backend,
 #ifdef HAVE_MEMCACHED
 	&memcached_backend,
 #endif
@@ -29,8 +31,8 @@ const struct backend_ops *backend_find(const char *name)
 const char *backend_names(void)
 {
 #ifdef HAVE_MEMCACHED
-	return "local, memcached";
+	return "local, remote, memcached";
 #else
-	return "local";
+	return "local, remote";
 #endif
 }
