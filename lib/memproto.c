@@ -117,7 +117,7 @@ int mp_hdr_check(const struct mp_hdr *h, int reply, uint8_t want_op,
 		*why = "status set in a request";
 		return MP_EPROTO;
 	}
-	if (reply && h->status < MP_EBUSY) {
+	if (reply && h->status < MP_STATUS_MIN) {
 		*why = "unknown status";
 		return MP_EPROTO;
 	}
@@ -144,6 +144,7 @@ static const struct {
 	{ MP_OK, 0 },	      { MP_EPROTO, EPROTO }, { MP_EACCES, EACCES },
 	{ MP_ENOSPC, ENOSPC }, { MP_ERANGE, ERANGE }, { MP_EPERM, EPERM },
 	{ MP_ENOENT, ENOENT }, { MP_EBADMSG, EBADMSG }, { MP_EBUSY, EBUSY },
+	{ MP_EINVAL, EINVAL },
 };
 
 int mp_status_errno(int32_t status)

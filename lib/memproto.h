@@ -55,6 +55,8 @@ enum mp_status {
 	MP_ENOENT = -6,	  /* slot allocated but never written */
 	MP_EBADMSG = -7,  /* page CRC did not match */
 	MP_EBUSY = -8,	  /* too many connections or clients */
+	MP_EINVAL = -9,	  /* a slot listed twice */
+	MP_STATUS_MIN = -9,
 };
 
 /* CHALLENGE payload (server -> client). */

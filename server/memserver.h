@@ -93,6 +93,7 @@ struct srv {
 	struct srv_stats st;
 	_Atomic unsigned nconns;
 	_Atomic int stop;
+	_Atomic int full_logged; /* reset when an ALLOC is served in full */
 };
 
 /* pool.c */

@@ -119,6 +119,12 @@ int session_request(struct session *ss, const struct mp_hdr *req,
 		if (k < req->count) {
 			atomic_fetch_add(&s->st.refused_full, req->count - k);
 			rep->status = MP_ENOSPC;
+			if (!atomic_exchange(&s->full_logged, 1))
+				log_warn("pool full (%u slots): refusing new "
+					 "pages; stored pages are kept",
+					 p->nslots);
+		} else {
+			atomic_store(&s->full_logged, 0);
 		}
 		mp_u32s_le(slots, k);
 		rep->count = k;
