@@ -17,6 +17,7 @@
 #include "parse.h"
 #include "remote.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -173,6 +174,22 @@ static int locator_parse(const char *loc, struct backend *be, char *err,
 	return mp_key_load(secret, &be->t.key, err, errlen);
 }
 
+/* No slot maps: a fresh start, whatever our identity held is unknown. */
+static int map_dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return 1;
+	while (empty && (de = readdir(d)))
+		if (strstr(de->d_name, ".slots"))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
 /* A stable identity: this host and the run dir, so a restarted monitor
  * owns the same slots. */
 static void default_id(struct backend *be, const char *state_dir)
@@ -229,7 +246,19 @@ static int remote_open(const struct backend_params *p, struct backend **out,
 	/* Probe once: a wrong secret or address is a start-up error. An
 	 * unreachable server is not: it may come later. */
 	uint64_t inst;
-	ret = be->xp->connect(be->admin, &inst);
+	int reset = map_dir_empty(be->map_dir);
+	for (int tries = 0;; tries++) {
+		ret = be->xp->connect(be->admin, reset, &inst);
+		/* Our previous self's connections may not be closed yet. */
+		if (ret != -EBUSY || tries == 30)
+			break;
+		usleep(100000);
+	}
+	if (ret == -EBUSY) {
+		log_warn("remote: could not reclaim the slots of a previous "
+			 "monitor with this identity; they stay allocated");
+		ret = be->xp->connect(be->admin, 0, &inst);
+	}
 	if (ret == -EACCES || ret == -EPROTO || ret == -EOPNOTSUPP ||
 	    ret == -ENODEV) {
 		snprintf(err, errlen, "%s", be->xp->error(be->admin));
@@ -368,7 +397,7 @@ static int conn_ready(struct backend_conn *c)
 		return 0;
 	if (c->backoff_ms && ms_until(&c->retry_at) > 0)
 		return -ECONNREFUSED;
-	ret = be->xp->connect(c->x, &c->instance);
+	ret = be->xp->connect(c->x, 0, &c->instance);
 	if (ret == 0) {
 		c->backoff_ms = 0;
 		atomic_store(&be->instance, c->instance);
@@ -621,7 +650,7 @@ static void remote_stats(struct backend *be, stats_emit_fn emit, void *arg)
 	pthread_mutex_lock(&be->admin_lock);
 	int ret = be->xp->connected(be->admin)
 			  ? 0
-			  : be->xp->connect(be->admin, &inst);
+			  : be->xp->connect(be->admin, 0, &inst);
 	if (!ret)
 		ret = be->xp->stats(be->admin, text, sizeof(text));
 	pthread_mutex_unlock(&be->admin_lock);

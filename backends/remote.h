@@ -24,7 +24,8 @@ struct remote_xport {
 	void *(*create)(const struct remote_target *t);
 	void (*destroy)(void *x);
 	/* Connect and authenticate; 0 or -errno, reason in error(). */
-	int (*connect)(void *x, uint64_t *instance);
+	/* @reset: ask the server to free this identity's old slots. */
+	int (*connect)(void *x, int reset, uint64_t *instance);
 	void (*disconnect)(void *x);
 	int (*connected)(void *x);
 	const char *(*error)(void *x);

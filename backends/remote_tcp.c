@@ -26,10 +26,13 @@ static void rtcp_destroy(void *x)
 	free(x);
 }
 
-static int rtcp_connect(void *x, uint64_t *instance)
+static int rtcp_connect(void *x, int reset, uint64_t *instance)
 {
 	struct memclient *c = x;
-	int ret = memclient_connect(c);
+	int ret;
+
+	c->reset = reset;
+	ret = memclient_connect(c);
 
 	if (!ret)
 		*instance = c->instance;

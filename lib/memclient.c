@@ -238,6 +238,8 @@ int memclient_connect(struct memclient *c)
 	hello.mac = htole64(mp_mac(&c->key, 'C', chal.nonce, hello.nonce,
 				   hello.id));
 	mp_hdr_init(&h, MP_HELLO, sizeof(hello));
+	if (c->reset)
+		h.flags = MP_HELLO_RESET;
 	mp_hdr_to_le(&h);
 	struct iovec iov[2] = { { &h, sizeof(h) }, { &hello, sizeof(hello) } };
 	ret = send_iov(c, iov, 2);
@@ -258,6 +260,7 @@ int memclient_connect(struct memclient *c)
 		ret = mp_status_errno(h.status);
 		return broken(c, ret, "refused");
 	}
+	c->reset = 0;
 	if (le64toh(c->welcome.mac) !=
 	    mp_mac(&c->key, 'S', chal.nonce, hello.nonce, hello.id)) {
 		snprintf(c->err, sizeof(c->err),

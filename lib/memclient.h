@@ -19,6 +19,7 @@ struct memclient {
 	struct mp_key key;
 	char id[MP_ID_LEN];
 	int timeout_ms;
+	int reset; /* next HELLO asks for MP_HELLO_RESET */
 	/* Learned in the handshake. */
 	uint64_t instance;
 	uint32_t nslots, owned;

@@ -95,7 +95,7 @@ int mp_hdr_check(const struct mp_hdr *h, int reply, uint8_t want_op,
 		*why = "unsupported protocol version";
 		return MP_EPROTO;
 	}
-	if (h->flags) {
+	if (h->flags && !(h->op == MP_HELLO && h->flags == MP_HELLO_RESET)) {
 		*why = "unknown flags";
 		return MP_EPROTO;
 	}

@@ -89,6 +89,11 @@ struct mp_welcome {
 
 enum { MP_T_TCP = 1, MP_T_RDMA = 2 };
 
+/* HELLO flag: the client kept no slot map (e.g. its run dir was wiped):
+ * free every slot of this identity. Refused (MP_EBUSY) while another
+ * connection of the identity is open. */
+#define MP_HELLO_RESET 0x01
+
 /* Host byte order <-> little endian (no-ops on x86). */
 void mp_hdr_to_le(struct mp_hdr *h);
 void mp_hdr_from_le(struct mp_hdr *h);

@@ -37,7 +37,8 @@
 	X(proto_errors, "malformed messages (connection closed)")              \
 	X(req_errors, "requests answered with an error")                       \
 	X(disconnects_mid_msg, "connections lost in the middle of a message")  \
-	X(slots_expired, "slots freed after their client's grace period")
+	X(slots_expired, "slots freed after their client's grace period")    \
+	X(slots_reset, "slots freed by a client that started afresh")
 
 struct srv_stats {
 #define X(name, desc) _Atomic uint64_t name;
@@ -99,8 +100,10 @@ struct srv {
 /* pool.c */
 int pool_init(struct pool *p, uint64_t bytes);
 void pool_destroy(struct pool *p);
-/* Register a connection of identity @id: client index or -EBUSY. */
-int pool_client_attach(struct pool *p, const char *id, uint32_t *owned);
+/* Register a connection of identity @id: client index, -EBUSY (table
+ * full) or -EAGAIN (@reset asked while the identity has connections). */
+int pool_client_attach(struct pool *p, const char *id, int reset,
+		       uint32_t *owned, uint32_t *freed);
 void pool_client_detach(struct pool *p, int client);
 /* Up to n slots into out; returns how many (fewer when full). */
 unsigned pool_alloc(struct pool *p, int client, uint32_t *out, unsigned n);

@@ -58,7 +58,25 @@ void pool_destroy(struct pool *p)
 	p->freelist = NULL;
 }
 
-int pool_client_attach(struct pool *p, const char *id, uint32_t *owned)
+static void release_slot(struct pool *p, uint32_t slot);
+
+static uint32_t client_release_all(struct pool *p, int client)
+{
+	struct srv_client *c = &p->clients[client];
+	uint32_t freed = 0;
+
+	for (uint32_t s = 0; s < p->nslots && c->owned; s++) {
+		if (p->owner[s] == client + 1) {
+			release_slot(p, s);
+			c->owned--;
+			freed++;
+		}
+	}
+	return freed;
+}
+
+int pool_client_attach(struct pool *p, const char *id, int reset,
+		       uint32_t *owned, uint32_t *freed)
 {
 	int ret = -EBUSY, empty = -1;
 
@@ -81,6 +99,14 @@ int pool_client_attach(struct pool *p, const char *id, uint32_t *owned)
 		memcpy(p->clients[ret].id, id, MP_ID_LEN);
 		p->clients[ret].used = 1;
 		p->nclients++;
+	}
+	*freed = 0;
+	if (ret >= 0 && reset) {
+		if (p->clients[ret].nconns) {
+			pthread_mutex_unlock(&p->lock);
+			return -EAGAIN;
+		}
+		*freed = client_release_all(p, ret);
 	}
 	if (ret >= 0) {
 		p->clients[ret].nconns++;
@@ -124,13 +150,7 @@ uint64_t pool_expire(struct pool *p, time_t now, unsigned grace)
 		struct srv_client *c = &p->clients[i];
 		if (!c->used || c->nconns || now - c->gone_at < (time_t)grace)
 			continue;
-		for (uint32_t s = 0; s < p->nslots && c->owned; s++) {
-			if (p->owner[s] == i + 1) {
-				release_slot(p, s);
-				c->owned--;
-				freed++;
-			}
-		}
+		freed += client_release_all(p, i);
 		client_forget(p, i);
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -52,11 +52,11 @@ static int id_valid(const char *id)
 	return 1;
 }
 
-static int hello(struct session *ss, const struct mp_hello *h,
+static int hello(struct session *ss, const struct mp_hello *h, int reset,
 		 struct mp_hdr *rep, struct mp_welcome *w)
 {
 	struct srv *s = ss->s;
-	uint32_t owned = 0;
+	uint32_t owned = 0, freed = 0;
 	int c;
 
 	if (ss->client >= 0 || !id_valid(h->id)) {
@@ -72,7 +72,20 @@ static int hello(struct session *ss, const struct mp_hello *h,
 		rep->status = MP_EACCES;
 		return -1;
 	}
-	c = pool_client_attach(&s->pool, h->id, &owned);
+	c = pool_client_attach(&s->pool, h->id, reset, &owned, &freed);
+	if (c == -EAGAIN) {
+		log_warn("%s: client '%.*s' asked to start afresh while "
+			 "still connected: refused",
+			 ss->peer, MP_ID_LEN, h->id);
+		rep->status = MP_EBUSY;
+		return -1;
+	}
+	if (freed) {
+		atomic_fetch_add(&s->st.slots_reset, freed);
+		log_info("%s: client '%.*s' starts afresh: freed its %u "
+			 "old slots",
+			 ss->peer, MP_ID_LEN, h->id, freed);
+	}
 	if (c < 0) {
 		atomic_fetch_add(&s->st.refused_busy, 1);
 		log_warn("%s: too many clients", ss->peer);
@@ -105,7 +118,8 @@ int session_request(struct session *ss, const struct mp_hdr *req,
 	mp_hdr_init(rep, req->op | MP_REPLY, 0);
 	rep->tag = req->tag;
 	if (req->op == MP_HELLO)
-		return hello(ss, payload, rep, rbuf);
+		return hello(ss, payload, req->flags & MP_HELLO_RESET, rep,
+			     rbuf);
 	if (ss->client < 0) {
 		/* Nothing but HELLO before the handshake. */
 		rep->status = MP_EACCES;

@@ -8,7 +8,9 @@
 #  3. the same while a client is running: it dies of SIGBUS or reads only
 #     right data, never wrong data;
 #  4. a monitor is SIGKILLed in the middle of its writes: the server lives
-#     on, serves a new client, and frees the dead one's slots after
+#     on and serves it again after a restart that lost its run dir (the
+#     old slots are reclaimed);
+#  5. a client that never comes back: its slots are freed after
 #     --client-grace.
 . "${top_srcdir:-.}/test/lib.sh"
 . "${top_srcdir:-.}/test/memserver-lib.sh"
@@ -82,12 +84,27 @@ log "monitor killed mid-write"
 kill -0 $MS_PID || fail "memserver died with its client"
 used=$(ms_stat used_slots)
 [ "$used" -gt 0 ] || fail "the dead monitor's slots vanished at once"
-# A new monitor (new identity) with its own client.
+# The same monitor identity again, but its run dir (slot maps) is gone,
+# as after a reboot: it frees its unknown old slots on connecting.
 rm -rf "$TMP/run"
 start_monitor --cache_size=64 --backend=remote "--locator=$(LOCATOR)"
-worker --name after --pages 512 --threads 2 --rounds 6 >"$TMP/after.out" 2>&1 || fail "client after the kill: $(cat "$TMP/after.out")"
+expect_ms_stat slots_reset -ge "$used"
+worker --name after --pages 512 --threads 2 --rounds 6 >"$TMP/after.out" 2>&1 &
+W5=$!; track $W5
+wait $W5 || fail "client after the kill: $(cat "$TMP/after.out")"
 line=$(grep accesses= "$TMP/after.out")
 [ "$(field mismatches "$line")" = 0 ] && [ "$(field sigbus "$line")" = 0 ] || fail "$line"
+wait_until 10 ms_stat_is used_slots 0 || fail "slots left after the client ended"
+
+# 5. A client that never comes back: its slots go after --client-grace.
+start_holder 5 128
+evict_all
+kill -KILL $MON_PID $W; wait $MON_PID $W 2>/dev/null
+exec 6>&-
+used=$(ms_stat used_slots)
+[ "$used" -ge 128 ] || fail "holder's pages not on the server ($used)"
+sleep 2
+expect_ms_stat used_slots -eq "$used"
 wait_until $((GRACE + 10)) ms_stat_is used_slots 0 || fail "dead client's slots not freed after the grace ($(ms_stat used_slots) used)"
 expect_ms_stat slots_expired -ge "$used"
-pass "monitor restart keeps pages; server loss is loud; server survives a client killed mid-write"
+pass "monitor restart keeps pages; server loss is loud; server survives a client killed mid-write; slots expire"
