@@ -45,6 +45,12 @@ start_holder 2 256
 evict_all
 kill -KILL $MS_PID; wait $MS_PID 2>/dev/null
 start_memserver --size=32 --client-grace=$GRACE
+# Another region of the same monitor fills the new server: the slot
+# numbers the holder's map remembers now hold other pages of ours.
+worker --name fill --pages 768 --threads 2 --rounds 3 >"$TMP/fill.out" 2>&1 &
+F=$!; track $F
+wait $F || fail "fill client: $(cat "$TMP/fill.out")"
+expect_ms_stat writes -ge 512
 release_holder 2
 [ "$(field mismatches "$line")" = 0 ] || fail "wrong data after a server restart: $line"
 [ "$(field sigbus "$line")" = 256 ] || fail "expected SIGBUS on all 256 pages: $line"
