@@ -89,6 +89,20 @@ struct mp_welcome {
 
 enum { MP_T_TCP = 1, MP_T_RDMA = 2 };
 
+/*
+ * RDMA: rdma_connect() private data. It names the client; the secret is
+ * proven in the CHALLENGE/HELLO exchange that follows over SEND/RECV,
+ * before the server reveals where its pool is (addr/rkey).
+ */
+struct mp_rdma_cm {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reserved;
+	char id[40]; /* for the server's log; HELLO carries the real one */
+};
+/* Largest SEND/RECV message: a header and a page-sized payload. */
+#define MP_RDMA_MSG (sizeof(struct mp_hdr) + MP_STATS_MAX)
+
 /* HELLO flag: the client kept no slot map (e.g. its run dir was wiped):
  * free every slot of this identity. Refused (MP_EBUSY) while another
  * connection of the identity is open. */
