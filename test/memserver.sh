@@ -35,6 +35,14 @@ rc=$?
 cat "$TMP/rdma.out"
 [ $rc = 1 ] || [ $rc = 2 ] || fail "--transport=rdma: exit $rc (crash?)"
 grep -Eq "RDMA device|without RDMA" "$TMP/rdma.out" || fail "--transport=rdma: no clear reason"
+if [ -z "$(ls /sys/class/infiniband 2>/dev/null)" ]; then
+	"$MONITOR" --run-dir="$TMP/runr" --socket="$TMP/runr/m.sock" --ctl-tcp=none \
+		--backend=remote "--locator=rdma://127.0.0.1:1;secret-file=$SECRET" >"$TMP/monr.log" 2>&1
+	rc=$?
+	[ $rc = 1 ] || fail "monitor with rdma:// and no device: exit $rc"
+	grep -Eq "no RDMA device|not in this build" "$TMP/monr.log" || fail "monitor rdma://: $(cat "$TMP/monr.log")"
+	log "rdma:// without a device: $(grep -E 'RDMA|build' "$TMP/monr.log" | tail -1)"
+fi
 log "bad options refused"
 
 # 2. Integrity across the veth: two clients, working set 8x the cache.
