@@ -12,10 +12,10 @@ extern const struct backend_ops memcached_backend;
 
 static const struct backend_ops *const backends[] = {
 	&local_backend,
-	&remote_backend,
 #ifdef HAVE_MEMCACHED
 	&memcached_backend,
 #endif
+	&remote_backend,
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -31,7 +31,7 @@ const struct backend_ops *backend_find(const char *name)
 const char *backend_names(void)
 {
 #ifdef HAVE_MEMCACHED
-	return "local, remote, memcached";
+	return "local, memcached, remote";
 #else
 	return "local, remote";
 #endif
