@@ -24,6 +24,11 @@ for args in "" "--size=64" "--size=abc --secret-file=$SECRET" \
 	[ $rc = 2 ] || fail "memserver $args: exit $rc, expected 2"
 	grep -q "memserver: " "$TMP/opt.out" || fail "memserver $args: no reason given"
 done
+# memserver(8) and --help list the same options.
+man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH STATISTICS/p' "$top_srcdir/doc/memserver.8" |
+	sed 's/\\-/-/g' | grep -o -- '--[a-z][a-z-]*' | sort -u)
+help_opts=$("$MEMSERVER" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+[ "$man_opts" = "$help_opts" ] || fail "memserver.8 and --help disagree: $(diff <(echo "$man_opts") <(echo "$help_opts") | tr '\n' ' ')"
 chmod 644 "$TMP/badsecret"
 "$MEMSERVER" --size=4 --secret-file="$TMP/badsecret" >"$TMP/opt.out" 2>&1
 [ $? = 2 ] && grep -q "readable by others" "$TMP/opt.out" || fail "a world-readable secret was accepted"
