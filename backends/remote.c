@@ -393,6 +393,12 @@ static int conn_ready(struct backend_conn *c)
 	struct backend *be = c->be;
 	int ret;
 
+	/* A connection made before a newer one saw another server
+	 * instance is stale (its server is gone): its instance must not
+	 * decide anything about the maps. */
+	if (be->xp->connected(c->x) &&
+	    c->instance != atomic_load(&be->instance))
+		be->xp->disconnect(c->x);
 	if (be->xp->connected(c->x))
 		return 0;
 	if (c->backoff_ms && ms_until(&c->retry_at) > 0)
@@ -437,17 +443,43 @@ static void conn_failed(struct backend_conn *c, int err)
  * have not seen before has none of them: forget them all (their pages
  * are lost, and reads say so) before using the map with it.
  */
-static void map_adopt(struct backend_region *br, uint64_t instance)
+static int map_adopt(struct backend *be, struct backend_region *br,
+		     uint64_t instance)
 {
+	int ret = 0;
+
 	if (atomic_load(&br->hdr->instance) == instance)
-		return;
+		return 0;
 	pthread_mutex_lock(&br->lock);
-	if (atomic_load(&br->hdr->instance) != instance) {
+	if (instance != atomic_load(&be->instance))
+		ret = -ESTALE; /* a newer connection saw another server */
+	else if (atomic_load(&br->hdr->instance) != instance) {
 		for (uint64_t i = 0; i < br->npages; i++)
 			atomic_store(&br->slots[i], MP_SLOT_NONE);
 		atomic_store(&br->hdr->instance, instance);
 	}
 	pthread_mutex_unlock(&br->lock);
+	return ret;
+}
+
+/*
+ * The map names another instance than our connection's: the pages are
+ * lost if our connection is to the current server, or we are the stale
+ * one (-EIO: retry, reconnecting).
+ */
+static int map_mismatch(struct backend_conn *c, struct backend_region *br)
+{
+	struct backend *be = c->be;
+	int stale;
+
+	pthread_mutex_lock(&br->lock);
+	stale = c->instance != atomic_load(&be->instance);
+	pthread_mutex_unlock(&br->lock);
+	if (stale) {
+		be->xp->disconnect(c->x);
+		return -EIO;
+	}
+	return -ENOENT;
 }
 
 static void remote_multi_get(struct backend_conn *c, struct backend_region *br,
@@ -459,8 +491,9 @@ static void remote_multi_get(struct backend_conn *c, struct backend_region *br,
 
 	for (unsigned i = 0; i < n; i += MP_MAX_BATCH) {
 		unsigned m = n - i < MP_MAX_BATCH ? n - i : MP_MAX_BATCH, k = 0;
-		int inst_ok = !ret &&
-			      atomic_load(&br->hdr->instance) == c->instance;
+		int inst = 0;
+		if (!ret && atomic_load(&br->hdr->instance) != c->instance)
+			inst = map_mismatch(c, br);
 		for (unsigned j = 0; j < m; j++) {
 			uint64_t pg = keys[i + j].pgoff;
 			uint32_t s = pg < br->npages
@@ -468,7 +501,9 @@ static void remote_multi_get(struct backend_conn *c, struct backend_region *br,
 					     : MP_SLOT_NONE;
 			if (ret) {
 				res[i + j] = ret;
-			} else if (!inst_ok || s == MP_SLOT_NONE) {
+			} else if (inst == -EIO) {
+				res[i + j] = -EIO;
+			} else if (inst || s == MP_SLOT_NONE) {
 				res[i + j] = -ENOENT;
 				atomic_fetch_add(&be->lost, 1);
 			} else {
@@ -582,7 +617,13 @@ static void remote_multi_put(struct backend_conn *c, struct backend_region *br,
 			res[i] = ret;
 		return;
 	}
-	map_adopt(br, c->instance);
+	ret = map_adopt(c->be, br, c->instance);
+	if (ret) {
+		c->be->xp->disconnect(c->x);
+		for (unsigned i = 0; i < n; i++)
+			res[i] = -EIO;
+		return;
+	}
 	for (unsigned i = 0; i < n; i += MP_MAX_BATCH) {
 		unsigned m = n - i < MP_MAX_BATCH ? n - i : MP_MAX_BATCH;
 		if (!c->be->xp->connected(c->x)) {

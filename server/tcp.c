@@ -24,6 +24,7 @@
 #define IN_SIZE (64 * 1024)
 #define OUT_SIZE (256 * 1024)
 #define HANDSHAKE_TIMEOUT_S 10
+#define SEND_TIMEOUT_S 30
 
 struct tcp_conn {
 	struct srv *s;
@@ -265,6 +266,9 @@ int tcp_serve(struct srv *s, char *err, size_t errlen)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* A client that stops reading its replies is dropped. */
+		tv.tv_sec = SEND_TIMEOUT_S;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		c->s = s;
 		c->fd = fd;
 		snprintf(c->ss.peer, sizeof(c->ss.peer), "%s", peer);
