@@ -141,10 +141,12 @@ static void conn_free(struct rconn *c)
 	free(c);
 }
 
-static void reject(struct rdma_cm_id *id, const char *why)
+/* The id is destroyed by the caller once the event is acknowledged
+ * (rdma_destroy_id waits for that). */
+static int reject(struct rdma_cm_id *id, const char *why)
 {
 	rdma_reject(id, why, (uint8_t)(strlen(why) + 1));
-	rdma_destroy_id(id);
+	return -1;
 }
 
 static void peer_name(struct rdma_cm_id *id, char *buf, size_t n)
@@ -158,7 +160,8 @@ static void peer_name(struct rdma_cm_id *id, char *buf, size_t n)
 	snprintf(buf, n, "rdma:%s", host);
 }
 
-static void connect_request(struct rdma_srv *rs, struct rdma_cm_event *ev)
+/* 0: accepted; -1: rejected, destroy the id after acknowledging. */
+static int connect_request(struct rdma_srv *rs, struct rdma_cm_event *ev)
 {
 	struct srv *s = rs->s;
 	struct rdma_cm_id *id = ev->id;
@@ -172,8 +175,7 @@ static void connect_request(struct rdma_srv *rs, struct rdma_cm_event *ev)
 	if (!allow_check(s->set.allow, s->set.nallow, rdma_get_peer_addr(id))) {
 		atomic_fetch_add(&s->st.refused_addr, 1);
 		log_warn("%s: refused: address not in --allow", peer);
-		reject(id, "address not allowed");
-		return;
+		return reject(id, "address not allowed");
 	}
 	if (ev->param.conn.private_data_len < sizeof(*pd) ||
 	    le32toh(pd->magic) != MP_MAGIC ||
@@ -182,14 +184,12 @@ static void connect_request(struct rdma_srv *rs, struct rdma_cm_event *ev)
 		log_warn("%s: refused: not a fluidmem client or another "
 			 "protocol version",
 			 peer);
-		reject(id, "protocol version");
-		return;
+		return reject(id, "protocol version");
 	}
 	if (atomic_fetch_add(&s->nconns, 1) >= SRV_MAX_CONNS) {
 		atomic_fetch_sub(&s->nconns, 1);
 		atomic_fetch_add(&s->st.refused_busy, 1);
-		reject(id, "too many connections");
-		return;
+		return reject(id, "too many connections");
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -232,7 +232,7 @@ static void connect_request(struct rdma_srv *rs, struct rdma_cm_event *ev)
 	if (rdma_accept(id, &cp))
 		goto out_free;
 	atomic_fetch_add(&s->st.connections, 1);
-	return;
+	return 0;
 out_free:
 	log_err("%s: cannot set up the connection: %s", peer, strerror(errno));
 	id->context = NULL;
@@ -248,7 +248,7 @@ out_free:
 	free(c);
 out_busy:
 	atomic_fetch_sub(&s->nconns, 1);
-	reject(id, "server error");
+	return reject(id, "server error");
 }
 
 /* Handle one received control message; -1 closes the connection. */
@@ -410,7 +410,12 @@ int rdma_serve(struct srv *s, char *err, size_t errlen)
 		struct rconn *c = ev->id->context;
 		switch (ev->event) {
 		case RDMA_CM_EVENT_CONNECT_REQUEST:
-			connect_request(&rs, ev);
+			if (connect_request(&rs, ev)) {
+				struct rdma_cm_id *id = ev->id;
+				rdma_ack_cm_event(ev);
+				rdma_destroy_id(id);
+				continue;
+			}
 			break;
 		case RDMA_CM_EVENT_ESTABLISHED:
 			if (c && pthread_create(&c->thread, NULL, conn_thread,
