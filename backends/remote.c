@@ -42,6 +42,7 @@ static const struct remote_xport *const xports[] = {
 	&remote_rdma_xport,
 #endif
 };
+#define NXPORTS (sizeof(xports) / sizeof(xports[0]))
 
 struct backend {
 	const struct remote_xport *xp;
@@ -108,14 +109,14 @@ static int locator_parse(const char *loc, struct backend *be, char *err,
 		return -EINVAL;
 	}
 	*hp = '\0';
-	for (unsigned i = 0; i < sizeof(xports) / sizeof(xports[0]); i++)
+	for (unsigned i = 0; i < NXPORTS; i++)
 		if (strcmp(buf, xports[i]->scheme) == 0)
 			be->xp = xports[i];
 	if (!be->xp) {
 		snprintf(err, errlen,
 			 "transport '%s' is not in this build (it has tcp%s)",
 			 buf,
-			 sizeof(xports) / sizeof(xports[0]) > 1 ? ", rdma" : "");
+			 NXPORTS > 1 ? ", rdma" : "");
 		return -EINVAL;
 	}
 	hp += 3;
@@ -301,8 +302,8 @@ static int remote_region_open(struct backend *be, uint64_t id,
 	br->maplen = sizeof(struct map_hdr) + npages * sizeof(uint32_t);
 	snprintf(br->path, sizeof(br->path), "%s/%016" PRIx64 ".slots",
 		 be->map_dir, id);
-	fd = open(br->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0),
-		  0600);
+	fd = open(br->path,
+		  O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
 	if (fd < 0) {
 		ret = -errno;
 		goto out_free;

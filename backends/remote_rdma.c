@@ -477,7 +477,8 @@ static int rdma_batch(struct rrdma *r, enum ibv_wr_opcode op,
 		wr[0].next = &wr[1];
 		/* The CRC goes after its page: on an RC QP writes land in
 		 * order, so a CRC never describes a page not yet there. */
-		wr[1].wr.rdma.remote_addr = r->crc_addr + (uint64_t)slots[i] * 4;
+		wr[1].wr.rdma.remote_addr =
+			r->crc_addr + (uint64_t)slots[i] * 4;
 		wr[1].wr.rdma.rkey = r->crc_rkey;
 		if (i == n - 1) {
 			wr[1].wr_id = WR_DATA;

@@ -222,7 +222,7 @@ int memclient_connect(struct memclient *c)
 	if (ret)
 		return broken(c, ret, "handshake");
 	mp_hdr_from_le(&h);
-	if (mp_hdr_check(&h, 1, MP_CHALLENGE, &why) || h.op != (MP_CHALLENGE | MP_REPLY) ||
+	if (mp_hdr_check(&h, 1, MP_CHALLENGE, &why) ||
 	    h.len != sizeof(chal) || recv_full(c, &chal, sizeof(chal)) ||
 	    le32toh(chal.page_size) != MP_PAGE_SIZE) {
 		snprintf(c->err, sizeof(c->err),

@@ -89,7 +89,8 @@ int allow_check(const struct allow_net *nets, unsigned n,
 	if (n == 0)
 		return 1;
 	if (family == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+		const struct sockaddr_in *in = (const void *)sa;
+		a = (const uint8_t *)&in->sin_addr;
 	} else if (family == AF_INET6) {
 		const struct in6_addr *a6 =
 			&((const struct sockaddr_in6 *)sa)->sin6_addr;

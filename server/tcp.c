@@ -64,7 +64,7 @@ static int read_full(struct tcp_conn *c, void *buf, size_t len)
 		if (c->in_off == c->in_len) {
 			c->in_off = c->in_len = 0;
 			ssize_t n = recv(c->fd, c->in, IN_SIZE, MSG_DONTWAIT);
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (n < 0 && errno == EAGAIN) {
 				if (flush_out(c))
 					return -EPIPE;
 				n = recv(c->fd, c->in, IN_SIZE, 0);

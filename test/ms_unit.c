@@ -227,7 +227,8 @@ static int t_pool_owners_and_grace(void)
 	/* a leaves: its slot stays for the grace period, and comes back. */
 	pool_client_detach(&p, a);
 	CHECK(pool_expire(&p, time(NULL), 300) == 0);
-	CHECK(pool_client_attach(&p, ida, 0, &owned, &freed) == a && owned == 1);
+	CHECK(pool_client_attach(&p, ida, 0, &owned, &freed) == a &&
+	      owned == 1);
 	CHECK(pool_read(&p, a, s[0], &crc, page) == 0);
 	/* A reset while connected is refused; after leaving it frees. */
 	CHECK(pool_client_attach(&p, ida, 1, &owned, &freed) == -EAGAIN);
