@@ -191,9 +191,13 @@ static int map_dir_empty(const char *dir)
 	return empty;
 }
 
-/* A stable identity: this host and the run dir, so a restarted monitor
- * owns the same slots. */
-static void default_id(struct backend *be, const char *state_dir)
+/*
+ * A stable identity: this host, the run dir and the server, so a
+ * restarted monitor owns the same slots, and two remote backends of one
+ * monitor (a tier chain) are different clients with their own slot maps.
+ */
+static void default_id(struct backend *be, const char *state_dir,
+		       uint64_t where)
 {
 	char host[40] = "host";
 
@@ -203,7 +207,7 @@ static void default_id(struct backend *be, const char *state_dir)
 			*p = '_';
 	memset(be->t.id, 0, sizeof(be->t.id));
 	snprintf(be->t.id, sizeof(be->t.id), "fm:%s:%016" PRIx64, host,
-		 hash_str(state_dir ? state_dir : ""));
+		 hash_str(state_dir ? state_dir : "") ^ where);
 }
 
 static int remote_open(const struct backend_params *p, struct backend **out,
@@ -227,12 +231,18 @@ static int remote_open(const struct backend_params *p, struct backend **out,
 	if (!be)
 		return -ENOMEM;
 	be->t.timeout_ms = 5000;
-	default_id(be, p->state_dir);
 	ret = locator_parse(p->locator, be, err, errlen);
 	if (ret)
 		goto out_free;
-	snprintf(be->map_dir, sizeof(be->map_dir), "%s/remote",
-		 p->state_dir ? p->state_dir : ".");
+	char where[300];
+	snprintf(where, sizeof(where), "%s://%s:%u", be->xp->scheme,
+		 be->t.host, be->t.port);
+	uint64_t wh = hash_str(where);
+	if (!be->t.id[0])
+		default_id(be, p->state_dir, wh);
+	/* One map directory per server: several instances never mix. */
+	snprintf(be->map_dir, sizeof(be->map_dir), "%s/remote-%016" PRIx64,
+		 p->state_dir ? p->state_dir : ".", wh);
 	if (mkdir(be->map_dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", be->map_dir, strerror(-ret));
