@@ -292,6 +292,24 @@ if [ $HAVE_MC = 1 ]; then
 	fault_runs mc
 	stop_monitor
 fi
+# The remote backend over TCP loopback to a memserver (doc/memserver.md).
+MEMSERVER="$top_builddir/server/memserver"
+if [ -x "$MEMSERVER" ]; then
+	MS_PORT=$(free_port)
+	head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/ms.secret"
+	chmod 600 "$TMP/ms.secret"
+	"$MEMSERVER" --size=$(( FL_PAGES * 4 * PS / 1048576 + 64 )) --listen=127.0.0.1:$MS_PORT \
+		--secret-file="$TMP/ms.secret" >>"$TMP/memserver.log" 2>&1 &
+	track $!
+	wait_until 10 "$MEMSERVER" --stats=127.0.0.1:$MS_PORT --secret-file="$TMP/ms.secret" ||
+		die "memserver did not start"
+	start_monitor msfault --backend=remote --cache_size="$FL_PAGES" \
+		"--locator=tcp://127.0.0.1:$MS_PORT;secret-file=$TMP/ms.secret"
+	fault_runs ms
+	stop_monitor
+else
+	echo "memserver is not built: remote backend figures skipped" >>"$NOTES"
+fi
 
 # ---------------------------------------------------------------- workloads
 WORKLOADS="uniform:10 uniform:50 zipf:10 zipf:50 seq:10 seq:50"
@@ -432,7 +450,7 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local mc; do
+for be in local mc ms; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
@@ -440,6 +458,7 @@ for be in local mc; do
 			case $ph in
 			zero) base=$(get uffd.zero.poll.p50_us) ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
+			       elif [ $be = ms ]; then base=$(get fm.mc.$tr.fetch.p50_us)
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
 			*) base=$(get fm.$be.$tr.fetch.p50_us) ;;
 			esac
@@ -455,6 +474,7 @@ for be in local mc; do
 done
 echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
 echo "  mc fetch -> uffd.copy.poll + mc.get; steady_* -> the same run's fetch p50"
+echo "  ms (remote backend, memserver over TCP loopback) fetch -> the same run's mc fetch p50"
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
 printf '%-12s %9s %9s %9s %9s %9s %14s %14s\n' workload anon fm_local fm_mc swapfile zram 'mc/swapfile' 'mc/zram'

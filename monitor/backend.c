@@ -7,16 +7,18 @@
 
 extern const struct backend_ops local_backend;
 extern const struct backend_ops chain_backend;
+extern const struct backend_ops remote_backend;
 #ifdef HAVE_MEMCACHED
 extern const struct backend_ops memcached_backend;
 #endif
 
 static const struct backend_ops *const backends[] = {
 	&local_backend,
-	&chain_backend,
 #ifdef HAVE_MEMCACHED
 	&memcached_backend,
 #endif
+	&remote_backend,
+	&chain_backend, /* built by --mem-path from the others */
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))

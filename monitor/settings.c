@@ -87,7 +87,8 @@ void settings_usage(FILE *out)
 "                         --cache-size is the same\n"
 "  --backend=NAME         backend: %s (default local, or memcached\n"
 "                         when a LOCATOR is given)\n"
-"  --locator=STRING       libmemcached configuration string\n"
+"  --locator=STRING       libmemcached configuration string, or for\n"
+"                         remote: tcp://HOST:PORT;secret-file=PATH\n"
 "  --mem-path=TIER|TIER...\n"
 "                         a chain of tiers, fastest first, each\n"
 "                         KIND[:LOCATOR]:SIZE (SIZE in MiB or with a\n"
@@ -487,9 +488,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 		return fail("the chain backend is built with --mem-path");
 	if (!s->backend)
 		s->backend = nloc ? "memcached" : "local";
-	if (nloc && strcmp(s->backend, "memcached") != 0)
+	if (nloc && strcmp(s->backend, "memcached") != 0 &&
+	    strcmp(s->backend, "remote") != 0)
 		return fail("a LOCATOR only makes sense with the memcached "
-			    "backend");
+			    "or remote backend");
 	if (!backend_find(s->backend))
 		return fail("backend '%s' is not in this build (it has: %s); "
 			    "reconfigure with --enable-%s",
@@ -502,6 +504,9 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	if (strcmp(s->backend, "memcached") == 0 && !nloc)
 		return fail("the memcached backend needs a LOCATOR, e.g. "
 			    "--SERVER=127.0.0.1:11211");
+	if (strcmp(s->backend, "remote") == 0 && !nloc)
+		return fail("the remote backend needs --locator=tcp://HOST:PORT;"
+			    "secret-file=PATH");
 	if (!s->ctl_socket) {
 		snprintf(s->ctl_socket_buf, sizeof(s->ctl_socket_buf),
 			 "%s/ctl.sock", s->run_dir);

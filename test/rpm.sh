@@ -38,10 +38,11 @@ has() {
 		grep -qx -- "$p" <<<"$files" || { echo "$files"; fail "$(basename "$rpm") lacks $p"; }
 	done
 }
-has "$main" /usr/bin/monitor /usr/bin/ui /etc/fluidmem/monitor.conf \
+has "$main" /usr/bin/monitor /usr/bin/ui /usr/sbin/memserver /etc/fluidmem/monitor.conf \
 	/usr/lib/systemd/system/fluidmem-monitor.service \
 	/usr/lib/sysusers.d/fluidmem.conf \
 	'/usr/share/man/man8/monitor\.8.*' '/usr/share/man/man1/ui\.1.*' \
+	'/usr/share/man/man8/memserver\.8.*' \
 	'/usr/share/man/man5/monitor\.conf\.5.*' \
 	'/usr/share/doc/fluidmem[-0-9.]*/README\.md' '/usr/share/doc/fluidmem[-0-9.]*/protocol\.md' \
 	'/usr/share/fluidmem/scripts/.*\.sh'
@@ -70,7 +71,7 @@ readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'libzookeeper' && fail "default
 build alt --without memcached --with zookeeper
 mkdir "$TMP/alt-root" && (cd "$TMP/alt-root" &&
 	rpm2cpio "$(ls "$TMP"/alt/RPMS/*/fluidmem-"$version"-*.rpm | head -1)" | cpio -idm --quiet) || fail "unpack"
-"$TMP/alt-root/usr/bin/monitor" --help | grep -q "backend: local (default" ||
+"$TMP/alt-root/usr/bin/monitor" --help | grep -q "backend: local, remote, chain (default" ||
 	fail "--without memcached still has memcached: $("$TMP/alt-root/usr/bin/monitor" --help | grep backend:)"
 readelf -d "$TMP/alt-root/usr/bin/monitor" | grep -q 'libzookeeper_mt' || fail "--with zookeeper did not link ZooKeeper"
 pass "rpmbuild -ta: fluidmem, -libs, -devel and the source RPM hold what the spec says"
