@@ -2,17 +2,24 @@
 #include "config.h"
 #include "backend.h"
 
+#include <stdio.h>
 #include <string.h>
 
 extern const struct backend_ops local_backend;
 #ifdef HAVE_MEMCACHED
 extern const struct backend_ops memcached_backend;
 #endif
+#ifdef HAVE_NVME
+extern const struct backend_ops nvme_backend;
+#endif
 
 static const struct backend_ops *const backends[] = {
 	&local_backend,
 #ifdef HAVE_MEMCACHED
 	&memcached_backend,
+#endif
+#ifdef HAVE_NVME
+	&nvme_backend,
 #endif
 };
 
@@ -28,9 +35,12 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
-#ifdef HAVE_MEMCACHED
-	return "local, memcached";
-#else
-	return "local";
-#endif
+	static char names[128];
+
+	if (!names[0])
+		for (unsigned i = 0; i < NBACKENDS; i++)
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", backends[i]->name);
+	return names;
 }

@@ -84,7 +84,8 @@ void settings_usage(FILE *out)
 "                         --cache-size is the same\n"
 "  --backend=NAME         backend: %s (default local, or memcached\n"
 "                         when a LOCATOR is given)\n"
-"  --locator=STRING       libmemcached configuration string\n"
+"  --locator=STRING       libmemcached configuration string, or for\n"
+"                         nvme PATH[;size=SIZE][;io=uring|sync]\n"
 "  --socket=PATH          registration socket (default %s)\n"
 "  --run-dir=DIR          region state files (default %s)\n"
 "  --ctl-socket=PATH|none UNIX control socket for ui (default RUN_DIR/ctl.sock)\n"
@@ -417,9 +418,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 		return 0;
 	if (!s->backend)
 		s->backend = nloc ? "memcached" : "local";
-	if (nloc && strcmp(s->backend, "memcached") != 0)
+	if (nloc && strcmp(s->backend, "memcached") != 0 &&
+	    strcmp(s->backend, "nvme") != 0)
 		return fail("a LOCATOR only makes sense with the memcached "
-			    "backend");
+			    "and nvme backends");
 	if (!backend_find(s->backend))
 		return fail("backend '%s' is not in this build (it has: %s); "
 			    "reconfigure with --enable-%s",
@@ -427,6 +429,9 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	if (strcmp(s->backend, "memcached") == 0 && !nloc)
 		return fail("the memcached backend needs a LOCATOR, e.g. "
 			    "--SERVER=127.0.0.1:11211");
+	if (strcmp(s->backend, "nvme") == 0 && !nloc)
+		return fail("the nvme backend needs a LOCATOR, e.g. "
+			    "--locator='/var/lib/fluidmem/pages;size=8G'");
 	if (!s->ctl_socket) {
 		snprintf(s->ctl_socket_buf, sizeof(s->ctl_socket_buf),
 			 "%s/ctl.sock", s->run_dir);

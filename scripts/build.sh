@@ -3,6 +3,6 @@
 set -e
 cd "$(dirname "$0")/.."
 [ -x configure ] || ./autogen.sh >/dev/null
-[ -f Makefile ] || ./configure --enable-memcached --enable-zookeeper >/dev/null
+[ -f Makefile ] || ./configure --enable-memcached --enable-zookeeper --enable-nvme >/dev/null
 make -j"$(nproc)" >/dev/null
 make -j"$(nproc)" test/fm_worker >/dev/null

@@ -10,7 +10,8 @@ set -e
 FM_PACKAGES="gcc make autoconf automake libtool pkg-config libc6-dev
 	libmemcached-dev memcached util-linux coreutils
 	libzookeeper-mt-dev zookeeper
-	rpm cpio groff-base"
+	rpm cpio groff-base
+	liburing-dev"
 # Not libvirt-daemon-system: it pulls in systemd as init. The virsh test
 # starts its own libvirtd in a private mount namespace instead.
 FM_VM_PACKAGES="meson ninja-build ccache dpkg-dev python3
