@@ -169,7 +169,8 @@ static int nvme_parse(struct backend *be, const char *loc, uint64_t *size,
 static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 			  char *err, size_t errlen)
 {
-	int flags = O_RDWR | O_CREAT | O_CLOEXEC;
+	/* Created only when its size is known. */
+	int flags = O_RDWR | O_CLOEXEC | (size ? O_CREAT : 0);
 	uint64_t have;
 	int ret;
 
@@ -179,8 +180,10 @@ static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 		be->fd = open(be->path, flags, 0600);
 	if (be->fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", be->path,
-			 strerror(-ret));
+		snprintf(err, errlen, "cannot open %s: %s%s", be->path,
+			 strerror(-ret),
+			 ret == -ENOENT ? " (give ;size=SIZE to create it)"
+					: "");
 		return ret;
 	}
 	if (!be->direct)

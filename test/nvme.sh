@@ -10,7 +10,7 @@ require_root
 "$MONITOR" --help | grep -q 'backend:.*nvme' ||
 	fail "this monitor has no nvme backend (configure --enable-nvme)"
 DATA="$TMP/nvme.data"
-nvme_monitor() { # LOCATOR-OPTIONS CACHE [ARGS...]
+nvme_monitor() { # LOCATOR-OPTIONS CACHE [ARGS...] (file: $DATA)
 	local opts=$1 cache=$2
 	shift 2
 	rm -rf "$TMP/run"
@@ -25,6 +25,27 @@ check_clients() { # OUTFILE...
 			fail "data damaged: $line"
 	done
 }
+
+# 0. Bad locators: a clear error, no file created.
+refused() { # MESSAGE ARGS...
+	local want=$1 out
+	shift
+	out=$("$MONITOR" --run-dir="$TMP/run0" --socket="$TMP/s0" --ctl-tcp=none "$@" 2>&1) &&
+		fail "monitor $* started"
+	[[ "$out" == *"$want"* ]] || fail "monitor $*: '$out' lacks '$want'"
+	log "refused: $*: ${out##*: }"
+}
+refused "the nvme backend needs a LOCATOR" --backend=nvme
+refused "bad nvme locator option \"bogus=1\"" --backend=nvme "--locator=$DATA;bogus=1"
+refused "bad nvme locator option \"size=12x\"" --backend=nvme "--locator=$DATA;size=12x"
+refused "(give ;size=SIZE to create it)" --backend=nvme "--locator=$DATA.none"
+: >"$TMP/empty"
+refused "is empty: give its size" --backend=nvme "--locator=$TMP/empty"
+refused "bad nvme path" --backend=nvme --locator=--SERVER=127.0.0.1:1
+refused "is not a file or block device" --backend=nvme --locator=/dev/null
+[ -e "$DATA" ] || [ -e "$DATA.none" ] && fail "a refused locator created a file"
+refused "a LOCATOR only makes sense with the memcached and nvme backends" \
+	--backend=local "--locator=$DATA"
 
 # 1. Integrity, slot reuse: 4096 slots, 2 x 1024 pages, cache 256.
 nvme_monitor ";size=16M" 256
@@ -157,3 +178,18 @@ expect_stat poisoned -ge 2
 grep -q "stored copy failed its checksum" "$TMP/monitor.log" || fail "no log line for the bad pages"
 stop
 pass "overwritten slots: SIGBUS on exactly those 2 pages, no wrong data"
+
+# 6. A block device (a loop device over a file): its size comes from
+# BLKGETSIZE64, ;size= may only shrink it.
+truncate -s 8M "$TMP/loop.img"
+LOOP=$(losetup -f --show "$TMP/loop.img") || fail "cannot set up a loop device"
+trap 'cleanup; losetup -d "$LOOP" 2>/dev/null' EXIT
+refused "but the device has 8388608 bytes" --backend=nvme "--locator=$LOOP;size=9M"
+DATA=$LOOP nvme_monitor "" 128
+expect_stat nvme_capacity_slots -eq 2048
+(worker --pages 1024 --threads 2 --rounds 6) >"$TMP/l.out" 2>&1 || fail "client on $LOOP: $(cat "$TMP/l.out")"
+check_clients "$TMP/l.out"
+expect_stat nvme_writes -gt 1024
+expect_stat nvme_checksum_errors -eq 0
+stop
+pass "block device $LOOP: 2048 slots from BLKGETSIZE64, 0 mismatches"
