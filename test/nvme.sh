@@ -47,6 +47,14 @@ refused "is not a file or block device" --backend=nvme --locator=/dev/null
 refused "a LOCATOR only makes sense with the memcached and nvme backends" \
 	--backend=local "--locator=$DATA"
 
+# The same from a configuration file (';' is no comment there).
+printf 'backend = nvme\nlocator = %s;size=2M;io=sync  # a comment\n' "$DATA" >"$TMP/nvme.conf"
+start_monitor --config="$TMP/nvme.conf"
+expect_stat nvme_capacity_slots -eq 512
+expect_stat nvme_io = sync
+kill -TERM $MON_PID; wait $MON_PID 2>/dev/null
+rm -f "$DATA"
+
 # 1. Integrity, slot reuse: 4096 slots, 2 x 1024 pages, cache 256.
 nvme_monitor ";size=16M" 256
 expect_stat nvme_capacity_slots -eq 4096
