@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define NVME_MAGIC "FMNVME01"
@@ -94,6 +95,7 @@ struct backend_conn {
 	uint32_t dead[NVME_DEPTH];
 	uint8_t inplace[NVME_DEPTH];
 	void *iobuf[NVME_DEPTH];
+	struct iovec iov[NVME_DEPTH];
 	int ior[NVME_DEPTH];
 };
 
@@ -602,53 +604,76 @@ static off_t slot_off(struct backend *be, uint32_t s)
 	return (off_t)s * be->page_size;
 }
 
-static int io_result(ssize_t r, size_t ps)
+static int io_result(ssize_t r, size_t len)
 {
-	return r == (ssize_t)ps ? 0 : r < 0 ? (int)r : -EIO;
+	return r == (ssize_t)len ? 0 : r < 0 ? (int)r : -EIO;
 }
 
-/* I/O for c->iobuf/c->slot[0..n) one page at a time; results in c->ior. */
+/* End of the run of consecutive slots from @k: one vectored request. */
+static unsigned run_end(const struct backend_conn *c, unsigned k, unsigned n)
+{
+	unsigned e = k + 1;
+
+	while (e < n && c->slot[e] == c->slot[e - 1] + 1)
+		e++;
+	return e;
+}
+
+static void run_done(struct backend_conn *c, unsigned k, unsigned e, int r)
+{
+	while (k < e)
+		c->ior[k++] = r;
+}
+
+/* I/O for c->iobuf/c->slot[0..n) not done yet; results in c->ior. */
 static void nvme_io_sync(struct backend_conn *c, int write, unsigned n)
 {
 	struct backend *be = c->be;
 	size_t ps = be->page_size;
 
-	for (unsigned k = 0; k < n; k++) {
+	for (unsigned k = 0, e; k < n; k = e) {
+		e = run_end(c, k, n);
 		if (c->ior[k] != NVME_PENDING)
 			continue;
-		ssize_t r = write ? pwrite(be->fd, c->iobuf[k], ps,
-					   slot_off(be, c->slot[k]))
-				  : pread(be->fd, c->iobuf[k], ps,
-					  slot_off(be, c->slot[k]));
-		c->ior[k] = io_result(r < 0 ? -errno : r, ps);
+		off_t off = slot_off(be, c->slot[k]);
+		ssize_t r = write ? pwritev(be->fd, &c->iov[k], (int)(e - k), off)
+				  : preadv(be->fd, &c->iov[k], (int)(e - k), off);
+		run_done(c, k, e, io_result(r < 0 ? -errno : r, (e - k) * ps));
 	}
 }
 
-/* The same as one batch: submit all, then reap all completions. */
+/*
+ * One batch: runs of consecutive slots become one request each, all
+ * submitted at once, then every completion is reaped.
+ */
 static void nvme_io(struct backend_conn *c, int write, unsigned n)
 {
 	struct backend *be = c->be;
 	size_t ps = be->page_size;
-	unsigned submitted = 0;
-	int ret;
+	unsigned submitted = 0, nreq = 0;
+	int ret = 0;
 
-	for (unsigned k = 0; k < n; k++)
+	for (unsigned k = 0; k < n; k++) {
 		c->ior[k] = NVME_PENDING;
+		c->iov[k].iov_base = c->iobuf[k];
+		c->iov[k].iov_len = ps;
+	}
 	if (!c->ring_ok) {
 		nvme_io_sync(c, write, n);
 		return;
 	}
-	for (unsigned k = 0; k < n; k++) {
+	for (unsigned k = 0, e; k < n; k = e) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+		off_t off = slot_off(be, c->slot[k]);
+		e = run_end(c, k, n);
 		if (write)
-			io_uring_prep_write(sqe, be->fd, c->iobuf[k],
-					    (unsigned)ps, slot_off(be, c->slot[k]));
+			io_uring_prep_writev(sqe, be->fd, &c->iov[k], e - k, off);
 		else
-			io_uring_prep_read(sqe, be->fd, c->iobuf[k],
-					   (unsigned)ps, slot_off(be, c->slot[k]));
+			io_uring_prep_readv(sqe, be->fd, &c->iov[k], e - k, off);
 		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
+		nreq++;
 	}
-	while (submitted < n) {
+	while (submitted < nreq) {
 		ret = io_uring_submit(&c->ring);
 		if (ret == -EINTR || ret == -EAGAIN)
 			continue;
@@ -664,11 +689,13 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		if (ret < 0)
 			break;
 		unsigned k = (unsigned)(uintptr_t)io_uring_cqe_get_data(cqe);
-		if (k < n)
-			c->ior[k] = io_result(cqe->res, ps);
+		if (k < n) {
+			unsigned e = run_end(c, k, n);
+			run_done(c, k, e, io_result(cqe->res, (e - k) * ps));
+		}
 		io_uring_cqe_seen(&c->ring, cqe);
 	}
-	if (submitted < n || ret < 0) {
+	if (submitted < nreq || ret < 0) {
 		/* The ring is wedged: this connection goes synchronous. */
 		log_warn("nvme %s: io_uring failed (%s); connection falls back "
 			 "to pread/pwrite",
@@ -678,6 +705,20 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		atomic_fetch_sub(&be->uring_conns, 1);
 		atomic_fetch_add(&be->sync_conns, 1);
 		nvme_io_sync(c, write, n);
+	}
+}
+
+/* New slots in ascending order: consecutive pages land in runs. */
+static void sort_slots(uint32_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		uint32_t x = v[i];
+		unsigned j = i;
+		while (j && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
 	}
 }
 
@@ -788,6 +829,7 @@ static void nvme_multi_put(struct backend_conn *c, struct backend_region *br,
 			c->idx[j++] = i;
 		}
 		got = nvme_slots_alloc(&be->alloc, c->slot, j);
+		sort_slots(c->slot, got);
 		for (unsigned k = 0; k < j; k++)
 			c->inplace[k] = 0;
 		if (got < j)

@@ -287,6 +287,18 @@ fault_runs() {
 start_monitor local --cache_size="$FL_PAGES"
 fault_runs local
 stop_monitor
+# The NVMe/SSD tier: a file next to the others (not tmpfs), twice the pages.
+HAVE_NVME=0
+"$MONITOR" --help | grep -q 'backend:.*nvme' && HAVE_NVME=1
+if [ $HAVE_NVME = 1 ]; then
+	start_monitor nvfault --backend=nvme \
+		"--locator=$TMP/nvme.data;size=$(( FL_PAGES * PS * 2 ))" --cache_size="$FL_PAGES"
+	echo "nvme: $("$UI" "$CTL" stats | awk '$2 == "nvme_io" || $2 == "nvme_direct" { printf "%s=%s ", $2, $3 }')on $(df --output=source,fstype "$TMP" | tail -1)" >>"$NOTES"
+	fault_runs nvme
+	stop_monitor
+else
+	echo "nvme: the monitor has no nvme backend (configure --enable-nvme): not measured" >>"$NOTES"
+fi
 if [ $HAVE_MC = 1 ]; then
 	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES"
 	fault_runs mc
@@ -432,7 +444,7 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local mc; do
+for be in local mc nvme; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
@@ -453,8 +465,17 @@ for be in local mc; do
 		[ -n "$(get $k)" ] && printf '%-34s %9s pages\n' "fm.$be.$tr.clean_rewrites" "$(fmt "$(get $k)" 0)"
 	done
 done
-echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
+echo "  floors: zero -> uffd.zero.poll; local and nvme fetch -> uffd.copy.poll;"
 echo "  mc fetch -> uffd.copy.poll + mc.get; steady_* -> the same run's fetch p50"
+if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
+	echo "  nvme / local, same run:"
+	for tr in t1r1 t4r1 t4r4; do
+		printf '    %-6s fetch p50 %sx, p99 %sx; eviction MB/s %sx\n' $tr \
+			"$(fmt "$(div "$(get fm.nvme.$tr.fetch.p50_us)" "$(get fm.local.$tr.fetch.p50_us)")")" \
+			"$(fmt "$(div "$(get fm.nvme.$tr.fetch.p99_us)" "$(get fm.local.$tr.fetch.p99_us)")")" \
+			"$(fmt "$(div "$(get fm.nvme.$tr.evict.MB_per_s)" "$(get fm.local.$tr.evict.MB_per_s)")")"
+	done
+fi
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
 printf '%-12s %9s %9s %9s %9s %9s %14s %14s\n' workload anon fm_local fm_mc swapfile zram 'mc/swapfile' 'mc/zram'

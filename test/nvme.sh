@@ -10,6 +10,11 @@ require_root
 "$MONITOR" --help | grep -q 'backend:.*nvme' ||
 	fail "this monitor has no nvme backend (configure --enable-nvme)"
 DATA="$TMP/nvme.data"
+
+# The backend alone on real files: instances, alignment, full, reopen.
+mkdir "$TMP/unit"
+"$top_builddir/test/fm_nvme" "$TMP/unit" || fail "fm_nvme failed"
+rm -rf "$TMP/unit"
 nvme_monitor() { # LOCATOR-OPTIONS CACHE [ARGS...] (file: $DATA)
 	local opts=$1 cache=$2
 	shift 2
