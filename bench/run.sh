@@ -250,6 +250,9 @@ HAVE_MC=1
 command -v memcached >/dev/null || HAVE_MC=0
 grep -q '^#define HAVE_MEMCACHED 1' "$top_builddir/config.h" 2>/dev/null || HAVE_MC=0
 [ $HAVE_MC = 1 ] && progs="$progs bench/mc_floor"
+HAVE_NVME=1
+grep -q '^#define HAVE_NVME 1' "$top_builddir/config.h" 2>/dev/null || HAVE_NVME=0
+[ $HAVE_NVME = 1 ] && progs="$progs bench/nvme_floor"
 # shellcheck disable=SC2086
 make -s -C "$top_builddir" all $progs >/dev/null || die "build failed"
 [ $HAVE_MC = 1 ] || echo "memcached or the memcached backend is not built: memcached figures skipped" >>"$NOTES"
@@ -288,9 +291,9 @@ start_monitor local --cache_size="$FL_PAGES"
 fault_runs local
 stop_monitor
 # The NVMe/SSD tier: a file next to the others (not tmpfs), twice the pages.
-HAVE_NVME=0
-"$MONITOR" --help | grep -q 'backend:.*nvme' && HAVE_NVME=1
 if [ $HAVE_NVME = 1 ]; then
+	run "floor: O_DIRECT page reads, io_uring write batches" "$B/nvme_floor" \
+		--file="$TMP/nvme.floor" --pages="$FL_PAGES"
 	start_monitor nvfault --backend=nvme \
 		"--locator=$TMP/nvme.data;size=$(( FL_PAGES * PS * 2 ))" --cache_size="$FL_PAGES"
 	echo "nvme: $("$UI" "$CTL" stats | awk '$2 == "nvme_io" || $2 == "nvme_direct" { printf "%s=%s ", $2, $3 }')on $(df --output=source,fstype "$TMP" | tail -1)" >>"$NOTES"
@@ -437,9 +440,12 @@ echo
 echo "== floors (us; no monitor)"
 printf '%-34s %9s %9s %9s\n' figure p50 p99 p999
 for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu \
-	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key; do
+	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key nvme.read; do
 	[ -n "$(get $k.p50_us)" ] || continue
 	printf '%-34s %9s %9s %9s\n' "$k" "$(fmt "$(get $k.p50_us)")" "$(fmt "$(get $k.p99_us)")" "$(fmt "$(get $k.p999_us)")"
+done
+for k in nvme.write_batch nvme.write_run; do
+	[ -n "$(get $k.MB_per_s)" ] && printf '%-34s %9s MB/s\n' "$k" "$(fmt "$(get $k.MB_per_s)")"
 done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
@@ -452,6 +458,7 @@ for be in local mc nvme; do
 			case $ph in
 			zero) base=$(get uffd.zero.poll.p50_us) ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
+			       elif [ $be = nvme ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get nvme.read.p50_us)")
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
 			*) base=$(get fm.$be.$tr.fetch.p50_us) ;;
 			esac
@@ -465,8 +472,9 @@ for be in local mc nvme; do
 		[ -n "$(get $k)" ] && printf '%-34s %9s pages\n' "fm.$be.$tr.clean_rewrites" "$(fmt "$(get $k)" 0)"
 	done
 done
-echo "  floors: zero -> uffd.zero.poll; local and nvme fetch -> uffd.copy.poll;"
-echo "  mc fetch -> uffd.copy.poll + mc.get; steady_* -> the same run's fetch p50"
+echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
+echo "  mc fetch -> uffd.copy.poll + mc.get; nvme fetch -> uffd.copy.poll + nvme.read;"
+echo "  steady_* -> the same run's fetch p50"
 if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
 	echo "  nvme / local, same run:"
 	for tr in t1r1 t4r1 t4r4; do
@@ -475,6 +483,7 @@ if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
 			"$(fmt "$(div "$(get fm.nvme.$tr.fetch.p99_us)" "$(get fm.local.$tr.fetch.p99_us)")")" \
 			"$(fmt "$(div "$(get fm.nvme.$tr.evict.MB_per_s)" "$(get fm.local.$tr.evict.MB_per_s)")")"
 	done
+	echo "  nvme eviction / nvme.write_run floor: $(fmt "$(div "$(get fm.nvme.t1r1.evict.MB_per_s)" "$(get nvme.write_run.MB_per_s)")")x (t1r1)"
 fi
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
