@@ -122,15 +122,16 @@ static int nvme_mkdir_p(const char *path)
 	return 0;
 }
 
-/* "PATH[;size=SIZE][;io=uring|sync]" */
+/* "PATH[;size=SIZE][;io=uring|sync][;meta=DIR]" */
 static int nvme_parse(struct backend *be, const char *loc, uint64_t *size,
-		      char *err, size_t errlen)
+		      char *meta, size_t metalen, char *err, size_t errlen)
 {
 	char buf[512], *save = NULL, *tok;
 
 	if (!loc || !*loc) {
 		snprintf(err, errlen,
-			 "nvme needs --locator=PATH[;size=SIZE][;io=uring|sync]");
+			 "nvme needs --locator=PATH[;size=SIZE][;io=uring|sync]"
+			 "[;meta=DIR]");
 		return -EINVAL;
 	}
 	if (strlen(loc) >= sizeof(buf)) {
@@ -157,10 +158,14 @@ static int nvme_parse(struct backend *be, const char *loc, uint64_t *size,
 		} else if (strcmp(tok, "io=sync") == 0) {
 			be->uring = 0;
 			continue;
+		} else if (strncmp(tok, "meta=", 5) == 0 && tok[5] &&
+			   strlen(tok + 5) < metalen) {
+			strcpy(meta, tok + 5);
+			continue;
 		}
 		snprintf(err, errlen,
 			 "bad nvme locator option \"%s\" (size=SIZE, "
-			 "io=uring|sync)",
+			 "io=uring|sync, meta=DIR)",
 			 tok);
 		return -EINVAL;
 	}
@@ -400,7 +405,7 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 		     char *err, size_t errlen)
 {
 	struct backend *be = calloc(1, sizeof(*be));
-	char real[PATH_MAX], *base;
+	char real[PATH_MAX], meta[256] = "", *base;
 	uint64_t size, nused;
 	struct stat st;
 	int ret;
@@ -409,7 +414,8 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 		return -ENOMEM;
 	be->fd = be->metafd = -1;
 	be->page_size = p->page_size;
-	ret = nvme_parse(be, p->locator, &size, err, errlen);
+	ret = nvme_parse(be, p->locator, &size, meta, sizeof(meta), err,
+			 errlen);
 	if (ret)
 		goto fail;
 	if (p->page_size % NVME_ALIGN) {
@@ -421,14 +427,15 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 	ret = nvme_open_data(be, size, &st, err, errlen);
 	if (ret)
 		goto fail;
-	/* Metadata: <state-dir>/nvme-<name>-<hash of the real path>. */
+	/* Metadata: <meta or state-dir>/nvme-<name>-<hash of real path>. */
 	if (!realpath(be->path, real)) {
 		ret = -errno;
 		goto fail;
 	}
 	base = strrchr(real, '/') + 1;
 	snprintf(be->meta, sizeof(be->meta), "%s/nvme-%.64s-%08x",
-		 p->state_dir, base, crc32c(0, real, strlen(real)));
+		 meta[0] ? meta : p->state_dir, base,
+		 crc32c(0, real, strlen(real)));
 	ret = nvme_mkdir_p(be->meta);
 	if (ret == 0) {
 		be->metafd = open(be->meta, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -86,6 +86,7 @@ void settings_usage(FILE *out)
 "                         when a LOCATOR is given)\n"
 "  --locator=STRING       libmemcached configuration string, or for\n"
 "                         nvme PATH[;size=SIZE][;io=uring|sync]\n"
+"                         [;meta=DIR]\n"
 "  --socket=PATH          registration socket (default %s)\n"
 "  --run-dir=DIR          region state files (default %s)\n"
 "  --ctl-socket=PATH|none UNIX control socket for ui (default RUN_DIR/ctl.sock)\n"

@@ -53,10 +53,12 @@ refused "a LOCATOR only makes sense with the memcached and nvme backends" \
 	--backend=local "--locator=$DATA"
 
 # The same from a configuration file (';' is no comment there).
-printf 'backend = nvme\nlocator = %s;size=2M;io=sync  # a comment\n' "$DATA" >"$TMP/nvme.conf"
+printf 'backend = nvme\nlocator = %s;size=2M;io=sync;meta=%s  # a comment\n' \
+	"$DATA" "$TMP/meta" >"$TMP/nvme.conf"
 start_monitor --config="$TMP/nvme.conf"
 expect_stat nvme_capacity_slots -eq 512
 expect_stat nvme_io = sync
+ls "$TMP"/meta/nvme-nvme.data-*/slots >/dev/null || fail "meta= not used"
 kill -TERM $MON_PID; wait $MON_PID 2>/dev/null
 rm -f "$DATA"
 
