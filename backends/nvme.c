@@ -39,6 +39,7 @@
 #define NVME_ALIGN 4096	    /* O_DIRECT buffer and offset alignment */
 #define NVME_MAX_SLOTS (UINT32_MAX - 1)
 #define NVME_PENDING 1	    /* io result not in yet */
+#define NVME_LOCK_TRIES 60  /* 50 ms apart */
 
 /* First page of the slot table file. */
 struct nvme_hdr {
@@ -197,8 +198,15 @@ static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 		log_warn("nvme %s: no O_DIRECT on this file system; pages go "
 			 "through the page cache",
 			 be->path);
-	if (flock(be->fd, LOCK_EX | LOCK_NB) < 0) {
-		ret = -errno;
+	/* A killed monitor's io_uring lets go of the file a little after
+	 * the process is gone: wait for it a moment. */
+	for (int i = 0; i < NVME_LOCK_TRIES; i++) {
+		ret = flock(be->fd, LOCK_EX | LOCK_NB) < 0 ? -errno : 0;
+		if (ret != -EWOULDBLOCK)
+			break;
+		usleep(50000);
+	}
+	if (ret) {
 		snprintf(err, errlen, "%s: %s", be->path,
 			 ret == -EWOULDBLOCK ? "in use by another nvme backend"
 					     : strerror(-ret));
@@ -519,13 +527,14 @@ static int nvme_region_open(struct backend *be, uint64_t id, uint64_t npages,
 		ret = -errno;
 		goto out_close;
 	}
-	if (create && st.st_size == (off_t)br->map_len && st.st_size) {
+	if (create && st.st_size > 0 && st.st_size % sizeof(uint32_t) == 0) {
 		/* A stale map under a reused id: its slots go back. */
-		void *old = mmap(NULL, br->map_len, PROT_READ | PROT_WRITE,
-				 MAP_SHARED, fd, 0);
+		void *old = mmap(NULL, (size_t)st.st_size,
+				 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (old != MAP_FAILED) {
-			nvme_free_map(be, old, npages);
-			munmap(old, br->map_len);
+			nvme_free_map(be, old,
+				      (uint64_t)st.st_size / sizeof(uint32_t));
+			munmap(old, (size_t)st.st_size);
 		}
 	}
 	if (create || st.st_size == 0) {
@@ -673,6 +682,8 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
 		off_t off = slot_off(be, c->slot[k]);
 		e = run_end(c, k, n);
+		if (!sqe)
+			break; /* cannot happen: the ring holds a batch */
 		if (write)
 			io_uring_prep_writev(sqe, be->fd, &c->iov[k], e - k, off);
 		else
@@ -711,8 +722,8 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		c->ring_ok = 0;
 		atomic_fetch_sub(&be->uring_conns, 1);
 		atomic_fetch_add(&be->sync_conns, 1);
-		nvme_io_sync(c, write, n);
 	}
+	nvme_io_sync(c, write, n); /* whatever the ring did not do */
 }
 
 /* New slots in ascending order: consecutive pages land in runs. */
