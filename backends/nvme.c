@@ -35,11 +35,11 @@
 #define NVME_MAGIC "FMNVME01"
 #define NVME_VERSION 1
 #define NVME_HDR_LEN 4096
-#define NVME_DEPTH 64	    /* pages per io_uring batch */
-#define NVME_ALIGN 4096	    /* O_DIRECT buffer and offset alignment */
+#define NVME_DEPTH 64	/* pages per io_uring batch */
+#define NVME_ALIGN 4096 /* O_DIRECT buffer and offset alignment */
 #define NVME_MAX_SLOTS (UINT32_MAX - 1)
-#define NVME_PENDING 1	    /* io result not in yet */
-#define NVME_LOCK_TRIES 60  /* 50 ms apart */
+#define NVME_PENDING 1	   /* io result not in yet */
+#define NVME_LOCK_TRIES 60 /* 50 ms apart */
 
 /* First page of the slot table file. */
 struct nvme_hdr {
@@ -75,7 +75,7 @@ struct backend {
 	_Atomic int full_logged;
 	_Atomic int uring_warned;
 	_Atomic uint64_t reads, writes, deletes, read_errors, write_errors,
-		checksum_errors, full, inplace_writes, uring_conns, sync_conns;
+	    checksum_errors, full, inplace_writes, uring_conns, sync_conns;
 };
 
 struct backend_region {
@@ -222,7 +222,8 @@ static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 			return ret;
 		}
 		if (size > have) {
-			snprintf(err, errlen, "%s: size=%" PRIu64
+			snprintf(err, errlen,
+				 "%s: size=%" PRIu64
 				 " but the device has %" PRIu64 " bytes",
 				 be->path, size, have);
 			return -ENOSPC;
@@ -294,9 +295,8 @@ static int nvme_open_table(struct backend *be, const struct stat *st)
 		return -errno;
 	be->table_len = NVME_HDR_LEN + (size_t)be->nslots * sizeof(*be->slots);
 	struct stat ts;
-	if (fstat(fd, &ts) < 0 ||
-	    ((uint64_t)ts.st_size < be->table_len &&
-	     ftruncate(fd, (off_t)be->table_len) < 0)) {
+	if (fstat(fd, &ts) < 0 || ((uint64_t)ts.st_size < be->table_len &&
+				   ftruncate(fd, (off_t)be->table_len) < 0)) {
 		ret = -errno;
 		goto out;
 	}
@@ -310,9 +310,9 @@ static int nvme_open_table(struct backend *be, const struct stat *st)
 	be->slots = (struct nvme_slot *)((char *)be->hdr + NVME_HDR_LEN);
 	struct nvme_hdr *h = be->hdr;
 	int fresh = memcmp(h->magic, NVME_MAGIC, 8) != 0;
-	if (!fresh && (h->version != NVME_VERSION ||
-		       h->page_size != be->page_size || h->dev != dev ||
-		       h->ino != ino || h->nslots > be->nslots)) {
+	if (!fresh &&
+	    (h->version != NVME_VERSION || h->page_size != be->page_size ||
+	     h->dev != dev || h->ino != ino || h->nslots > be->nslots)) {
 		log_warn("nvme %s: metadata in %s is for another file or "
 			 "layout; starting empty (pages stored there are lost)",
 			 be->path, be->meta);
@@ -361,9 +361,9 @@ static int nvme_rebuild(struct backend *be, uint64_t *nused)
 			continue;
 		if (fstat(fd, &st) == 0 && st.st_size > 0 &&
 		    st.st_size % sizeof(uint32_t) == 0) {
-			uint32_t *map = mmap(NULL, (size_t)st.st_size,
-					     PROT_READ | PROT_WRITE,
-					     MAP_SHARED, fd, 0);
+			uint32_t *map =
+			    mmap(NULL, (size_t)st.st_size,
+				 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			size_t n = (size_t)st.st_size / sizeof(uint32_t);
 			for (size_t i = 0; map != MAP_FAILED && i < n; i++) {
 				uint32_t s = map[i] - 1;
@@ -422,8 +422,8 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 		return -ENOMEM;
 	be->fd = be->metafd = -1;
 	be->page_size = p->page_size;
-	ret = nvme_parse(be, p->locator, &size, meta, sizeof(meta), err,
-			 errlen);
+	ret =
+	    nvme_parse(be, p->locator, &size, meta, sizeof(meta), err, errlen);
 	if (ret)
 		goto fail;
 	if (p->page_size % NVME_ALIGN) {
@@ -547,8 +547,8 @@ static int nvme_region_open(struct backend *be, uint64_t id, uint64_t npages,
 		ret = -EUCLEAN;
 		goto out_close;
 	}
-	br->map = mmap(NULL, br->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd, 0);
+	br->map =
+	    mmap(NULL, br->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (br->map == MAP_FAILED) {
 		ret = -errno;
 		goto out_close;
@@ -652,8 +652,9 @@ static void nvme_io_sync(struct backend_conn *c, int write, unsigned n)
 		if (c->ior[k] != NVME_PENDING)
 			continue;
 		off_t off = slot_off(be, c->slot[k]);
-		ssize_t r = write ? pwritev(be->fd, &c->iov[k], (int)(e - k), off)
-				  : preadv(be->fd, &c->iov[k], (int)(e - k), off);
+		ssize_t r = write
+				? pwritev(be->fd, &c->iov[k], (int)(e - k), off)
+				: preadv(be->fd, &c->iov[k], (int)(e - k), off);
 		run_done(c, k, e, io_result(r < 0 ? -errno : r, (e - k) * ps));
 	}
 }
@@ -685,9 +686,11 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		if (!sqe)
 			break; /* cannot happen: the ring holds a batch */
 		if (write)
-			io_uring_prep_writev(sqe, be->fd, &c->iov[k], e - k, off);
+			io_uring_prep_writev(sqe, be->fd, &c->iov[k], e - k,
+					     off);
 		else
-			io_uring_prep_readv(sqe, be->fd, &c->iov[k], e - k, off);
+			io_uring_prep_readv(sqe, be->fd, &c->iov[k], e - k,
+					    off);
 		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)k);
 		nreq++;
 	}
@@ -751,11 +754,11 @@ static void nvme_multi_get(struct backend_conn *c, struct backend_region *br,
 		unsigned j = 0;
 		for (; i < n && j < NVME_DEPTH; i++) {
 			uint64_t pg = keys[i].pgoff;
-			uint32_t v = pg < br->npages
-					     ? atomic_load_explicit(
-						       &br->map[pg],
+			uint32_t v =
+			    pg < br->npages
+				? atomic_load_explicit(&br->map[pg],
 						       memory_order_acquire)
-					     : 0;
+				: 0;
 			if (!v) {
 				res[i] = -ENOENT;
 				continue;
@@ -767,8 +770,8 @@ static void nvme_multi_get(struct backend_conn *c, struct backend_region *br,
 			c->idx[j] = i;
 			c->slot[j] = v - 1;
 			c->iobuf[j] = be->direct && !nvme_aligned(bufs[i])
-					      ? c->bounce + (size_t)j * ps
-					      : bufs[i];
+					  ? c->bounce + (size_t)j * ps
+					  : bufs[i];
 			j++;
 		}
 		nvme_io(c, 0, j);
@@ -831,8 +834,8 @@ static unsigned nvme_full(struct backend_conn *c, struct backend_region *br,
 }
 
 static void nvme_multi_put(struct backend_conn *c, struct backend_region *br,
-			   const struct page_key *keys,
-			   const void *const *bufs, unsigned n, int *res)
+			   const struct page_key *keys, const void *const *bufs,
+			   unsigned n, int *res)
 {
 	struct backend *be = c->be;
 	size_t ps = be->page_size;
@@ -891,8 +894,7 @@ static void nvme_multi_put(struct backend_conn *c, struct backend_region *br,
 			e->crc = c->crc[k];
 			e->used = 1;
 			uint32_t old = atomic_exchange_explicit(
-				&br->map[pg], c->slot[k] + 1,
-				memory_order_acq_rel);
+			    &br->map[pg], c->slot[k] + 1, memory_order_acq_rel);
 			if (old)
 				c->dead[ndead++] = old - 1;
 			res[x] = 0;
@@ -911,8 +913,8 @@ static void nvme_del(struct backend_conn *c, struct backend_region *br,
 
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t pg = keys[i].pgoff;
-		uint32_t v = pg < br->npages ? atomic_exchange(&br->map[pg], 0)
-					     : 0;
+		uint32_t v =
+		    pg < br->npages ? atomic_exchange(&br->map[pg], 0) : 0;
 		if (v)
 			c->dead[ndead++] = v - 1;
 		if (ndead == NVME_DEPTH) {
@@ -950,19 +952,19 @@ static void nvme_stats(struct backend *be, stats_emit_fn emit, void *arg)
 }
 
 const struct backend_ops nvme_backend = {
-	.name = "nvme",
-	.description = "page slots in a file or block device, O_DIRECT + "
-		       "io_uring (--locator=PATH[;size=SIZE])",
-	.drops_by_region = 1,
-	.open = nvme_open,
-	.close = nvme_close,
-	.region_open = nvme_region_open,
-	.region_close = nvme_region_close,
-	.place = nvme_place,
-	.conn_open = nvme_conn_open,
-	.conn_close = nvme_conn_close,
-	.multi_get = nvme_multi_get,
-	.multi_put = nvme_multi_put,
-	.del = nvme_del,
-	.stats = nvme_stats,
+    .name = "nvme",
+    .description = "page slots in a file or block device, O_DIRECT + "
+		   "io_uring (--locator=PATH[;size=SIZE])",
+    .drops_by_region = 1,
+    .open = nvme_open,
+    .close = nvme_close,
+    .region_open = nvme_region_open,
+    .region_close = nvme_region_close,
+    .place = nvme_place,
+    .conn_open = nvme_conn_open,
+    .conn_close = nvme_conn_close,
+    .multi_get = nvme_multi_get,
+    .multi_put = nvme_multi_put,
+    .del = nvme_del,
+    .stats = nvme_stats,
 };

@@ -15,7 +15,7 @@ struct nvme_slots {
 	uint32_t nslots;
 	uint32_t nfree;
 	uint32_t *stack; /* free slots; the top is stack[nfree - 1] */
-	uint64_t *used;  /* bit per slot */
+	uint64_t *used;	 /* bit per slot */
 	uint64_t bad_frees;
 };
 

@@ -40,7 +40,7 @@ static void pick(void *arg, const char *name, const char *fmt, ...)
 
 static long long stat_of(struct backend *be, const char *name)
 {
-	struct stat_pick p = { name, -1 };
+	struct stat_pick p = {name, -1};
 
 	ops->stats(be, pick, &p);
 	return p.v;
@@ -49,9 +49,8 @@ static long long stat_of(struct backend *be, const char *name)
 static struct backend *open_be(const char *file, const char *opts)
 {
 	char loc[512], state[512], err[256] = "";
-	struct backend_params p = { .page_size = (uint32_t)ps,
-				    .locator = loc,
-				    .state_dir = state };
+	struct backend_params p = {
+	    .page_size = (uint32_t)ps, .locator = loc, .state_dir = state};
 	struct backend *be;
 
 	snprintf(loc, sizeof(loc), "%s/%s%s", dir, file, opts);
@@ -86,7 +85,7 @@ static int put_pages(struct backend_conn *c, struct backend_region *br,
 		char *b = mem + i * (ps + 4096) + skew;
 		fill(b, tag, i);
 		bufs[i] = b;
-		keys[i] = (struct page_key){ id, i, 0 };
+		keys[i] = (struct page_key){id, i, 0};
 	}
 	ops->multi_put(c, br, keys, bufs, n, res);
 	for (unsigned i = 0; i < n; i++)
@@ -109,7 +108,7 @@ static int check_pages(struct backend_conn *c, struct backend_region *br,
 	for (unsigned i = 0; i < n; i++) {
 		bufs[i] = mem + i * (ps + 4096) + skew;
 		memset(bufs[i], 0xee, ps);
-		keys[i] = (struct page_key){ id, i, 0 };
+		keys[i] = (struct page_key){id, i, 0};
 	}
 	ops->multi_get(c, br, keys, bufs, n, res);
 	for (unsigned i = 0; i < n; i++) {
@@ -173,7 +172,7 @@ static int t_unaligned(void)
 	ok &= check_pages(c, br, 9, 40, 3, 8, res) == 40;
 	ok &= check_pages(c, br, 9, 40, 3, 0, res) == 40;
 	/* A page never written is not there. */
-	struct page_key k = { 9, 50, 0 };
+	struct page_key k = {9, 50, 0};
 	void *buf = aligned_alloc(4096, ps);
 	ops->multi_get(c, br, &k, &buf, 1, res);
 	ok &= res[0] == -ENOENT;
@@ -206,7 +205,7 @@ static int t_full(void)
 	ok &= stat_of(be, "nvme_inplace_writes") == 8;
 	ok &= check_pages(c, br, 11, 8, 5, 0, res) == 8;
 	/* A delete makes room. */
-	struct page_key k = { 11, 3, 0 };
+	struct page_key k = {11, 3, 0};
 	ops->del(c, br, &k, 1);
 	ok &= stat_of(be, "nvme_used_slots") == 7;
 	ops->conn_close(c);
@@ -235,7 +234,8 @@ static int t_reopen(void)
 	if (!be)
 		return 0;
 	ok &= stat_of(be, "nvme_used_slots") == 32;
-	ok &= stat_of(be, "nvme_capacity_slots") == (long long)(1 << 20) / (long long)ps;
+	ok &= stat_of(be, "nvme_capacity_slots") ==
+	      (long long)(1 << 20) / (long long)ps;
 	ok &= ops->region_open(be, 13, 64, 0, &br) == 0;
 	c = ops->conn_open(be);
 	ok &= check_pages(c, br, 13, 16, 7, 0, res) == 16;
@@ -243,7 +243,7 @@ static int t_reopen(void)
 	void *bufs[16];
 	char *mem = aligned_alloc(4096, 16 * ps), *want = malloc(ps);
 	for (unsigned i = 0; i < 16; i++) {
-		keys[i] = (struct page_key){ 13, 16 + i, 0 };
+		keys[i] = (struct page_key){13, 16 + i, 0};
 		bufs[i] = mem + i * ps;
 	}
 	ops->multi_get(c, br, keys, bufs, 16, res);
@@ -275,11 +275,8 @@ static const struct {
 	const char *name;
 	int (*fn)(void);
 } tests[] = {
-	{ "instances", t_instances },
-	{ "unaligned", t_unaligned },
-	{ "full", t_full },
-	{ "reopen", t_reopen },
-	{ "twice", t_twice },
+    {"instances", t_instances}, {"unaligned", t_unaligned}, {"full", t_full},
+    {"reopen", t_reopen},	{"twice", t_twice},
 };
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
