@@ -64,8 +64,9 @@ struct backend {
 	char meta[512]; /* metadata directory */
 	int fd;
 	int metafd;
-	int direct; /* data file opened O_DIRECT */
-	int uring;  /* io=uring asked for */
+	int direct;  /* data file opened O_DIRECT */
+	int created; /* by this open: removed if the open fails */
+	int uring;   /* io=uring asked for */
 	uint32_t page_size;
 	uint32_t nslots;
 	struct nvme_hdr *hdr;
@@ -177,15 +178,22 @@ static int nvme_parse(struct backend *be, const char *loc, uint64_t *size,
 static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 			  char *err, size_t errlen)
 {
-	/* Created only when its size is known. */
-	int flags = O_RDWR | O_CLOEXEC | (size ? O_CREAT : 0);
+	int flags = O_RDWR | O_CLOEXEC;
 	uint64_t have;
 	int ret;
 
-	be->fd = open(be->path, flags | O_DIRECT, 0600);
+	be->fd = open(be->path, flags | O_DIRECT);
+	if (be->fd < 0 && errno == ENOENT && size) {
+		/* Created only when its size is known. */
+		be->fd =
+		    open(be->path, flags | O_DIRECT | O_CREAT | O_EXCL, 0600);
+		be->created = be->fd >= 0;
+	}
 	be->direct = be->fd >= 0;
-	if (be->fd < 0 && errno == EINVAL)
-		be->fd = open(be->path, flags, 0600);
+	if (be->fd < 0 && errno == EINVAL) {
+		be->fd = open(be->path, flags | (size ? O_CREAT : 0), 0600);
+		be->created = 0; /* not known: keep it on failure */
+	}
 	if (be->fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open %s: %s%s", be->path,
@@ -234,11 +242,21 @@ static int nvme_open_data(struct backend *be, uint64_t size, struct stat *st,
 		have = (uint64_t)st->st_size;
 		if (!size)
 			size = have;
-		if (size > have && ftruncate(be->fd, (off_t)size) < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot extend %s: %s", be->path,
-				 strerror(-ret));
-			return ret;
+		if (size > have) {
+			/* Blocks reserved now: the file system cannot run out
+			 * under a put later, and first writes are cheaper. */
+			ret = fallocate(be->fd, 0, (off_t)have,
+					(off_t)(size - have));
+			if (ret < 0 && errno == EOPNOTSUPP)
+				ret = ftruncate(be->fd, (off_t)size);
+			if (ret < 0) {
+				ret = -errno;
+				snprintf(err, errlen,
+					 "cannot extend %s to %" PRIu64
+					 " bytes: %s",
+					 be->path, size, strerror(-ret));
+				return ret;
+			}
 		}
 	} else {
 		snprintf(err, errlen, "%s is not a file or block device",
@@ -468,6 +486,8 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 	*out = be;
 	return 0;
 fail:
+	if (be->created)
+		unlink(be->path);
 	nvme_close(be);
 	return ret;
 }
@@ -695,7 +715,8 @@ static void nvme_io(struct backend_conn *c, int write, unsigned n)
 		nreq++;
 	}
 	while (submitted < nreq) {
-		ret = io_uring_submit(&c->ring);
+		/* Submit and wait in one system call. */
+		ret = io_uring_submit_and_wait(&c->ring, nreq - submitted);
 		if (ret == -EINTR || ret == -EAGAIN)
 			continue;
 		if (ret <= 0)

@@ -48,7 +48,9 @@ refused "(give ;size=SIZE to create it)" --backend=nvme "--locator=$DATA.none"
 refused "is empty: give its size" --backend=nvme "--locator=$TMP/empty"
 refused "bad nvme path" --backend=nvme --locator=--SERVER=127.0.0.1:1
 refused "is not a file or block device" --backend=nvme --locator=/dev/null
-[ -e "$DATA" ] || [ -e "$DATA.none" ] && fail "a refused locator created a file"
+refused "metadata in /proc/fluidmem-none/nvme-nvme.data.m-" --backend=nvme \
+	"--locator=$DATA.m;size=1M;meta=/proc/fluidmem-none"
+[ -e "$DATA" ] || [ -e "$DATA.none" ] || [ -e "$DATA.m" ] && fail "a refused locator left a file"
 refused "a LOCATOR only makes sense with the memcached and nvme backends" \
 	--backend=local "--locator=$DATA"
 
