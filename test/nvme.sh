@@ -175,6 +175,21 @@ expect_stat nvme_reads -ge 256
 stop
 pass "SIGKILL and restart: clients resumed, 0 mismatches"
 
+# A client that dies while no monitor runs: after --orphan-grace its
+# region's slots are freed and its map removed.
+nvme_monitor ";size=4M" 32 --orphan-grace=1
+start_holder gone 64
+"$UI" "$CTL" evict 1000 >/dev/null
+wait_until 10 stat_is nvme_used_slots 64 || fail "holder not evicted: $(ui_stat nvme_used_slots)"
+kill -KILL $MON_PID; wait $MON_PID 2>/dev/null
+exec 6>&-; kill -KILL $W; wait $W 2>/dev/null
+restart_monitor
+wait_until 15 stat_is nvme_used_slots 0 || fail "orphan's slots not freed: $(ui_stat nvme_used_slots)"
+ls "$TMP"/run/nvme-*/"$id".map >/dev/null 2>&1 && fail "orphan's map left behind"
+grep -q "collecting region $id" "$TMP/monitor.log" || fail "orphan not collected"
+stop
+pass "orphaned region: slots freed, map removed"
+
 # 5. Slot bytes changed behind the monitor: garbage in page 5's slot,
 # page 10's (valid) bytes in page 9's slot. Both SIGBUS, never data.
 nvme_monitor ";size=4M" 32
