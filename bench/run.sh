@@ -250,6 +250,9 @@ HAVE_MC=1
 command -v memcached >/dev/null || HAVE_MC=0
 grep -q '^#define HAVE_MEMCACHED 1' "$top_builddir/config.h" 2>/dev/null || HAVE_MC=0
 [ $HAVE_MC = 1 ] && progs="$progs bench/mc_floor"
+HAVE_NVME=1
+grep -q '^#define HAVE_NVME 1' "$top_builddir/config.h" 2>/dev/null || HAVE_NVME=0
+[ $HAVE_NVME = 1 ] && progs="$progs bench/nvme_floor"
 # shellcheck disable=SC2086
 make -s -C "$top_builddir" all $progs >/dev/null || die "build failed"
 [ $HAVE_MC = 1 ] || echo "memcached or the memcached backend is not built: memcached figures skipped" >>"$NOTES"
@@ -287,6 +290,18 @@ fault_runs() {
 start_monitor local --cache_size="$FL_PAGES"
 fault_runs local
 stop_monitor
+# The NVMe/SSD tier: a file next to the others (not tmpfs), twice the pages.
+if [ $HAVE_NVME = 1 ]; then
+	run "floor: O_DIRECT page reads, io_uring write batches" "$B/nvme_floor" \
+		--file="$TMP/nvme.floor" --pages="$FL_PAGES"
+	start_monitor nvfault --backend=nvme \
+		"--locator=$TMP/nvme.data;size=$(( FL_PAGES * PS * 2 ))" --cache_size="$FL_PAGES"
+	echo "nvme: $("$UI" "$CTL" stats | awk '$2 == "nvme_io" || $2 == "nvme_direct" { printf "%s=%s ", $2, $3 }')on $(df --output=source,fstype "$TMP" | tail -1)" >>"$NOTES"
+	fault_runs nvme
+	stop_monitor
+else
+	echo "nvme: the monitor has no nvme backend (configure --enable-nvme): not measured" >>"$NOTES"
+fi
 if [ $HAVE_MC = 1 ]; then
 	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES"
 	fault_runs mc
@@ -443,14 +458,17 @@ echo
 echo "== floors (us; no monitor)"
 printf '%-34s %9s %9s %9s\n' figure p50 p99 p999
 for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu \
-	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key; do
+	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key nvme.read; do
 	[ -n "$(get $k.p50_us)" ] || continue
 	printf '%-34s %9s %9s %9s\n' "$k" "$(fmt "$(get $k.p50_us)")" "$(fmt "$(get $k.p99_us)")" "$(fmt "$(get $k.p999_us)")"
+done
+for k in nvme.write_batch nvme.write_run; do
+	[ -n "$(get $k.MB_per_s)" ] && printf '%-34s %9s MB/s\n' "$k" "$(fmt "$(get $k.MB_per_s)")"
 done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local mc ms; do
+for be in local mc nvme ms; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
@@ -459,6 +477,7 @@ for be in local mc ms; do
 			zero) base=$(get uffd.zero.poll.p50_us) ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
 			       elif [ $be = ms ]; then base=$(get fm.mc.$tr.fetch.p50_us)
+			       elif [ $be = nvme ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get nvme.read.p50_us)")
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
 			*) base=$(get fm.$be.$tr.fetch.p50_us) ;;
 			esac
@@ -473,8 +492,19 @@ for be in local mc ms; do
 	done
 done
 echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
-echo "  mc fetch -> uffd.copy.poll + mc.get; steady_* -> the same run's fetch p50"
+echo "  mc fetch -> uffd.copy.poll + mc.get; nvme fetch -> uffd.copy.poll + nvme.read;"
+echo "  steady_* -> the same run's fetch p50"
 echo "  ms (remote backend, memserver over TCP loopback) fetch -> the same run's mc fetch p50"
+if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
+	echo "  nvme / local, same run:"
+	for tr in t1r1 t4r1 t4r4; do
+		printf '    %-6s fetch p50 %sx, p99 %sx; eviction MB/s %sx\n' $tr \
+			"$(fmt "$(div "$(get fm.nvme.$tr.fetch.p50_us)" "$(get fm.local.$tr.fetch.p50_us)")")" \
+			"$(fmt "$(div "$(get fm.nvme.$tr.fetch.p99_us)" "$(get fm.local.$tr.fetch.p99_us)")")" \
+			"$(fmt "$(div "$(get fm.nvme.$tr.evict.MB_per_s)" "$(get fm.local.$tr.evict.MB_per_s)")")"
+	done
+	echo "  nvme eviction / nvme.write_run floor: $(fmt "$(div "$(get fm.nvme.t1r1.evict.MB_per_s)" "$(get nvme.write_run.MB_per_s)")")x (t1r1)"
+fi
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
 printf '%-12s %9s %9s %9s %9s %9s %14s %14s\n' workload anon fm_local fm_mc swapfile zram 'mc/swapfile' 'mc/zram'

@@ -11,11 +11,17 @@ extern const struct backend_ops remote_backend;
 #ifdef HAVE_MEMCACHED
 extern const struct backend_ops memcached_backend;
 #endif
+#ifdef HAVE_NVME
+extern const struct backend_ops nvme_backend;
+#endif
 
 static const struct backend_ops *const backends[] = {
 	&local_backend,
 #ifdef HAVE_MEMCACHED
 	&memcached_backend,
+#endif
+#ifdef HAVE_NVME
+	&nvme_backend,
 #endif
 	&remote_backend,
 	&chain_backend, /* built by --mem-path from the others */

@@ -156,7 +156,8 @@ static int line_option(char *line, const struct settings *cmd, char **opt,
 	}
 	if (strcmp(name, "locator") == 0 &&
 	    (cmd->locator[0] ||
-	     (cmd->backend && strcmp(cmd->backend, "memcached") != 0)))
+	     (cmd->backend && strcmp(cmd->backend, "memcached") != 0 &&
+	      strcmp(cmd->backend, "nvme") != 0)))
 		return 0;
 	if (strcmp(name, "backend") == 0 && cmd->locator[0])
 		return 0;

@@ -89,6 +89,8 @@ void settings_usage(FILE *out)
 "                         when a LOCATOR is given)\n"
 "  --locator=STRING       libmemcached configuration string, or for\n"
 "                         remote: tcp://HOST:PORT;secret-file=PATH\n"
+"                         nvme PATH[;size=SIZE][;io=uring|sync]\n"
+"                         [;meta=DIR]\n"
 "  --mem-path=TIER|TIER...\n"
 "                         a chain of tiers, fastest first, each\n"
 "                         KIND[:LOCATOR]:SIZE (SIZE in MiB or with a\n"
@@ -489,9 +491,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	if (!s->backend)
 		s->backend = nloc ? "memcached" : "local";
 	if (nloc && strcmp(s->backend, "memcached") != 0 &&
-	    strcmp(s->backend, "remote") != 0)
-		return fail("a LOCATOR only makes sense with the memcached "
-			    "or remote backend");
+	    strcmp(s->backend, "remote") != 0 &&
+	    strcmp(s->backend, "nvme") != 0)
+		return fail("a LOCATOR only makes sense with the memcached, "
+			    "remote and nvme backends");
 	if (!backend_find(s->backend))
 		return fail("backend '%s' is not in this build (it has: %s); "
 			    "reconfigure with --enable-%s",
@@ -507,6 +510,9 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	if (strcmp(s->backend, "remote") == 0 && !nloc)
 		return fail("the remote backend needs --locator=tcp://HOST:PORT;"
 			    "secret-file=PATH");
+	if (strcmp(s->backend, "nvme") == 0 && !nloc)
+		return fail("the nvme backend needs a LOCATOR, e.g. "
+			    "--locator='/var/lib/fluidmem/pages;size=8G'");
 	if (!s->ctl_socket) {
 		snprintf(s->ctl_socket_buf, sizeof(s->ctl_socket_buf),
 			 "%s/ctl.sock", s->run_dir);

@@ -11,7 +11,8 @@ FM_PACKAGES="gcc make autoconf automake libtool pkg-config libc6-dev
 	libmemcached-dev memcached util-linux coreutils
 	libzookeeper-mt-dev zookeeper
 	rpm cpio groff-base
-	librdmacm-dev libibverbs-dev iproute2"
+	librdmacm-dev libibverbs-dev iproute2
+	liburing-dev"
 # Not libvirt-daemon-system: it pulls in systemd as init. The virsh test
 # starts its own libvirtd in a private mount namespace instead.
 FM_VM_PACKAGES="meson ninja-build ccache dpkg-dev python3

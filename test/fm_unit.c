@@ -1,9 +1,10 @@
 /*
  * fm_unit: unit tests for the shared helpers that need no monitor
- * (strict number parsing, CRC32C). TAP output; -l lists, -f runs one.
+ * (strict number parsing, CRC32C, the nvme slot allocator). TAP output; -l lists, -f runs one.
  */
 #include "config.h"
 #include "crc32c.h"
+#include "nvme_slots.h"
 #include "parse.h"
 
 #include <errno.h>
@@ -107,6 +108,51 @@ static int t_crc32c_lanes(void)
 	return 1;
 }
 
+/* Slots 0..n-1 handed out once each, then full; freed ones come back
+ * first; double and out-of-range frees are refused. */
+static int t_nvme_slots(void)
+{
+	enum { N = 200 };
+	struct nvme_slots s;
+	uint32_t got[N + 1], again[2];
+	uint64_t keep[N / 64 + 1] = { 0 };
+	static char seen[N];
+	int ok = 1;
+
+	if (nvme_slots_init(&s, N))
+		return 0;
+	ok &= nvme_slots_used(&s) == N; /* nothing free before a reset */
+	nvme_slots_reset(&s, keep);
+	ok &= nvme_slots_used(&s) == 0;
+	ok &= nvme_slots_alloc(&s, got, N + 1) == N;
+	for (unsigned i = 0; i < N && ok; i++) {
+		ok &= got[i] < N && !seen[got[i]];
+		seen[got[i] % N] = 1;
+	}
+	ok &= got[0] == 0 && nvme_slots_used(&s) == N;
+	ok &= nvme_slots_alloc(&s, again, 1) == 0; /* full */
+	uint32_t back[2] = { 17, 150 };
+	nvme_slots_free(&s, back, 2);
+	ok &= nvme_slots_used(&s) == N - 2;
+	nvme_slots_free(&s, back, 1); /* double free */
+	uint32_t bad = N;
+	nvme_slots_free(&s, &bad, 1); /* out of range */
+	ok &= s.bad_frees == 2 && nvme_slots_used(&s) == N - 2;
+	ok &= nvme_slots_alloc(&s, again, 2) == 2 &&
+	      ((again[0] == 150 && again[1] == 17) ||
+	       (again[0] == 17 && again[1] == 150));
+	/* A rebuild keeps exactly the marked slots. */
+	keep[0] = 1 | 1 << 5;
+	keep[N / 64] = UINT64_C(1) << (N % 64 - 1);
+	nvme_slots_reset(&s, keep);
+	ok &= nvme_slots_used(&s) == 3;
+	ok &= nvme_slots_alloc(&s, got, N) == N - 3;
+	for (unsigned i = 0; i < N - 3; i++)
+		ok &= got[i] != 0 && got[i] != 5 && got[i] != N - 1;
+	nvme_slots_fini(&s);
+	return ok;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void);
@@ -116,6 +162,7 @@ static const struct {
 	{ "parse_host_port", t_host_port },
 	{ "crc32c", t_crc32c },
 	{ "crc32c_lanes", t_crc32c_lanes },
+	{ "nvme_slots", t_nvme_slots },
 };
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))

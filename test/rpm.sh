@@ -2,9 +2,9 @@
 # The RPM spec works: `make dist`, then `rpmbuild -ta` on the tarball in a
 # private _topdir, and the binary RPMs hold what fluidmem.spec says. Runs
 # with --nodeps: on Debian the BuildRequires (Fedora names) are not in the
-# rpm database. Also builds --without memcached --with zookeeper. Not in
-# `make check` (it runs make dist and make check itself); scripts/test.sh
-# runs it.
+# rpm database. Also builds --without memcached --with zookeeper --without
+# nvme. Not in `make check` (it runs make dist and make check itself);
+# scripts/test.sh runs it.
 . "${top_srcdir:-.}/test/lib.sh"
 command -v rpmbuild >/dev/null || fail "rpmbuild missing (Debian: apt-get install rpm)"
 cd "$top_builddir" || exit 99
@@ -61,14 +61,15 @@ grep -q "test/unit.sh" "$TMP/full.log" && grep -q "^PASS: test/manpages.sh" "$TM
 # The packaged programs run.
 mkdir "$TMP/root" && (cd "$TMP/root" && rpm2cpio "$main" | cpio -idm --quiet) || fail "unpack $main"
 "$TMP/root/usr/bin/monitor" --version | grep -q "$version" || fail "packaged monitor --version"
-"$TMP/root/usr/bin/monitor" --help | grep -q "backend: local, memcached" || fail "packaged monitor lacks memcached"
+"$TMP/root/usr/bin/monitor" --help | grep -q "backend: local, memcached, nvme" || fail "packaged monitor lacks memcached or nvme"
+readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'liburing' || fail "default build does not link liburing"
 grep -q "^ExecStart=/usr/bin/monitor --config=/etc/fluidmem/monitor.conf$" \
 	"$TMP/root/usr/lib/systemd/system/fluidmem-monitor.service" || fail "unit's ExecStart"
 
 readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'libzookeeper' && fail "default build links ZooKeeper"
 
 # The conditionals the other way round.
-build alt --without memcached --with zookeeper
+build alt --without memcached --with zookeeper --without nvme
 mkdir "$TMP/alt-root" && (cd "$TMP/alt-root" &&
 	rpm2cpio "$(ls "$TMP"/alt/RPMS/*/fluidmem-"$version"-*.rpm | head -1)" | cpio -idm --quiet) || fail "unpack"
 "$TMP/alt-root/usr/bin/monitor" --help | grep -q "backend: local, remote, chain (default" ||
