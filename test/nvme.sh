@@ -51,7 +51,7 @@ refused "is not a file or block device" --backend=nvme --locator=/dev/null
 refused "metadata in /proc/fluidmem-none/nvme-nvme.data.m-" --backend=nvme \
 	"--locator=$DATA.m;size=1M;meta=/proc/fluidmem-none"
 [ -e "$DATA" ] || [ -e "$DATA.none" ] || [ -e "$DATA.m" ] && fail "a refused locator left a file"
-refused "a LOCATOR only makes sense with the memcached and nvme backends" \
+refused "a LOCATOR only makes sense with the memcached, remote and nvme backends" \
 	--backend=local "--locator=$DATA"
 
 # The same from a configuration file (';' is no comment there).
