@@ -3,7 +3,8 @@
  * It creates an elastic region through libfluidmem and checks that every
  * byte it wrote comes back:
  *   integrity  threads own slices; each round verifies the previous
- *              round's full-page pattern, then writes a new one
+ *              round's full-page pattern, then writes a new one, in a
+ *              shuffled order or (--order seq) in address order
  *   race       threads hammer counters in shared pages; a counter that
  *              is not what its thread last wrote is a lost write
  *   hold       write patterns, wait for "verify" on stdin, verify them,
@@ -36,6 +37,7 @@ static struct {
 	uint64_t pages;
 	unsigned threads;
 	unsigned rounds;
+	int seq;	/* integrity: pages in order, not shuffled */
 	uint64_t iters;
 	double seconds;
 	const char *socket;
@@ -107,7 +109,8 @@ static void *integrity_thread(void *arg)
 		order[i] = first + i;
 	uint64_t r;
 	for (r = 0; r < w.rounds || (end && now_s() < end); r++) {
-		shuffle(order, n, &rng);
+		if (!w.seq)
+			shuffle(order, n, &rng);
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t pg = order[i];
 			if (r > 0 && !page_check(pg, r - 1)) {
@@ -123,7 +126,8 @@ static void *integrity_thread(void *arg)
 		}
 		atomic_fetch_add(&w.accesses, 2 * n);
 	}
-	shuffle(order, n, &rng);
+	if (!w.seq)
+		shuffle(order, n, &rng);
 	for (uint64_t i = 0; i < n; i++)
 		if (!page_check(order[i], r - 1))
 			atomic_fetch_add(&w.mismatches, 1);
@@ -219,7 +223,8 @@ static void usage(void)
 		"usage: fm_worker [--mode integrity|race|hold|discard] "
 		"[--pages N] [--threads N]\n"
 		"                 [--rounds N] [--iters N] [--seconds S] "
-		"[--socket PATH] [--name NAME]\n");
+		"[--socket PATH] [--name NAME]\n"
+		"                 [--order random|seq]\n");
 	exit(2);
 }
 
@@ -234,6 +239,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "order", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fm_region_opts ro = { 0 };
@@ -275,6 +281,14 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			w.name = optarg;
+			break;
+		case 'o':
+			if (!strcmp(optarg, "seq"))
+				w.seq = 1;
+			else if (!strcmp(optarg, "random"))
+				w.seq = 0;
+			else
+				usage();
 			break;
 		default:
 			usage();
