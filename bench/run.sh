@@ -284,11 +284,28 @@ fault_runs() {
 	run "faults: $be, 4 threads 4 regions" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
 		--pages="$FL_PAGES" --threads=4 --regions=4 --prefix=fm.$be.t4r4
 }
-start_monitor local --cache_size="$FL_PAGES"
+# fault_latency reads its pages back in address order: with prefetch on,
+# most reads would not fault at all, so per-fault figures are taken with
+# --prefetch=0 (the sequential scan below measures prefetch).
+NOPF=""
+"$MONITOR" --help | grep -q -- '--prefetch' && NOPF=--prefetch=0
+start_monitor local --cache_size="$FL_PAGES" $NOPF
 fault_runs local
 stop_monitor
+# The same with busy-polling fault threads, when the monitor has it.
+if "$MONITOR" --help | grep -q -- '--busy-poll'; then
+	start_monitor localbp --cache_size="$FL_PAGES" $NOPF --busy-poll=50
+	run "faults: local, busy-poll 50 us, 1 thread" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --prefix=fm.local_bp50.t1r1
+	run "faults: local, busy-poll 50 us, 4 threads" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --threads=4 --prefix=fm.local_bp50.t4r1
+	"$UI" "$CTL" stats | awk '$1 == "STAT" && $2 ~ /^busy_poll/ {
+		printf "RESULT name=local_bp50.%s value=%s unit=stat\n", $2, $3 }' |
+		tee -a "$RAW" | sed 's/^/#   /' >&2
+	stop_monitor
+fi
 if [ $HAVE_MC = 1 ]; then
-	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES"
+	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES" $NOPF
 	fault_runs mc
 	stop_monitor
 fi
@@ -338,16 +355,23 @@ kill -TERM $HOLD_PID; wait $HOLD_PID 2>/dev/null
 stop_monitor
 
 # Sequential scan with and without prefetch, when the monitor has it.
+# Local backend: wl.prefetch_on/off; memcached: wl.prefetch_mc_on/off.
 if "$MONITOR" --help | grep -q -- '--prefetch'; then
-	for pf in on off; do
-		if [ $pf = off ]; then start_monitor pf$pf --cache_size="$CACHE_PAGES" --prefetch=0
-		else start_monitor pf$pf --cache_size="$CACHE_PAGES"; fi
-		run "prefetch $pf: sequential scan" "$B/workload" --memory=fluidmem --socket="$SOCK" \
-			--pattern=seq --write-pct=0 --ws="$WS" --ops="$OPS" --name=wl.prefetch_$pf.seq
-		"$UI" "$CTL" stats | awk -v p=$pf '$1 == "STAT" && $2 ~ /prefetch/ {
-			printf "RESULT name=prefetch_%s.%s value=%s unit=stat\n", p, $2, $3 }' |
-			tee -a "$RAW" | sed 's/^/#   /' >&2
-		stop_monitor
+	pfbe="local"; [ $HAVE_MC = 1 ] && pfbe="local mc"
+	for be in $pfbe; do
+		for pf in on off; do
+			t=$pf; args="--cache_size=$CACHE_PAGES"
+			[ $be = mc ] && { t=mc_$pf; args="$args --SERVER=127.0.0.1:$MC_PORT"; }
+			[ $pf = off ] && args="$args --prefetch=0"
+			# shellcheck disable=SC2086
+			start_monitor pf$t $args
+			run "prefetch $pf ($be): sequential scan" "$B/workload" --memory=fluidmem --socket="$SOCK" \
+				--pattern=seq --write-pct=0 --ws="$WS" --ops="$OPS" --name=wl.prefetch_$t.seq
+			"$UI" "$CTL" stats | awk -v p=$t '$1 == "STAT" && $2 ~ /prefetch|placed_pages/ {
+				printf "RESULT name=prefetch_%s.%s value=%s unit=stat\n", p, $2, $3 }' |
+				tee -a "$RAW" | sed 's/^/#   /' >&2
+			stop_monitor
+		done
 	done
 else
 	echo "prefetch: the monitor has no --prefetch option yet; the prefetch target cannot be measured" >>"$NOTES"
@@ -432,7 +456,7 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local mc; do
+for be in local local_bp50 mc; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
@@ -469,8 +493,12 @@ for w in $WORKLOADS; do
 done
 echo "  (init, i.e. first fill of the working set, is in results.json as wl.*.init)"
 if [ -n "$(get wl.prefetch_on.seq.run)" ]; then
-	echo "  sequential scan: prefetch on $(fmt "$(get wl.prefetch_on.seq.run)") s, off $(fmt "$(get wl.prefetch_off.seq.run)") s"
+	echo "  sequential scan (local): prefetch on $(fmt "$(get wl.prefetch_on.seq.run)" 3) s, off $(fmt "$(get wl.prefetch_off.seq.run)" 3) s"
 	grep '^prefetch_on\.' "$KV" | sed 's/^/  /'
+fi
+if [ -n "$(get wl.prefetch_mc_on.seq.run)" ]; then
+	echo "  sequential scan (memcached): prefetch on $(fmt "$(get wl.prefetch_mc_on.seq.run)" 3) s, off $(fmt "$(get wl.prefetch_mc_off.seq.run)" 3) s"
+	grep '^prefetch_mc_on\.' "$KV" | sed 's/^/  /'
 fi
 echo
 echo "== monitor memory (1 GiB region, $MEM_PAGES pages tracked)"
@@ -488,6 +516,8 @@ target "eviction to local" "$(get fm.local.t1r1.evict.MB_per_s)" ge 1000 MB/s ""
 target "eviction to memcached" "$(get fm.mc.t1r1.evict.MB_per_s)" ge 300 MB/s ""
 pf=""; [ -n "$(get wl.prefetch_on.seq.run)" ] && pf=$(div "$(get wl.prefetch_off.seq.run)" "$(get wl.prefetch_on.seq.run)")
 target "sequential scan speed-up from prefetch" "$pf" ge 3 x "monitor has no --prefetch option yet"
+pf=""; [ -n "$(get wl.prefetch_mc_on.seq.run)" ] && pf=$(div "$(get wl.prefetch_mc_off.seq.run)" "$(get wl.prefetch_mc_on.seq.run)")
+target "sequential scan speed-up from prefetch (memcached)" "$pf" ge 3 x "no --prefetch option or no memcached"
 cr=$(awk '$1 ~ /clean_rewrites$/ { s += $2; n++ } END { if (n) print s }' "$KV")
 target "clean pages written back again (all runs)" "$cr" eq 0 pages ""
 for w in $WORKLOADS; do
