@@ -18,6 +18,7 @@
 #include "uffd_compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,8 @@ static int fetch_page(struct fault_thread *ft, struct region *r, uint64_t pg)
  * the free slots the evictor keeps (the headroom), so read-ahead never
  * pushes out pages faults need.
  */
-static uint32_t pf_reserve(struct monitor *m, struct region *r, uint32_t want)
+static uint32_t fault_pf_reserve(struct monitor *m, struct region *r,
+				 uint32_t want)
 {
 	for (;;) {
 		uint64_t cur = atomic_load(&m->cache.used);
@@ -142,11 +144,11 @@ static uint32_t pf_reserve(struct monitor *m, struct region *r, uint32_t want)
  * INSTALLING, a cache slot each) and fill the keys after key 0. Returns
  * how many were claimed.
  */
-static unsigned pf_claim(struct fault_thread *ft, struct region *r,
-			 struct pf_plan *plan)
+static unsigned fault_pf_claim(struct fault_thread *ft, struct region *r,
+			       struct pf_plan *plan)
 {
 	struct monitor *m = ft->m;
-	uint32_t slots = pf_reserve(m, r, plan->n);
+	uint32_t slots = fault_pf_reserve(m, r, plan->n);
 	uint64_t mask = 0;
 	unsigned n = 0;
 	uint32_t i;
@@ -155,7 +157,8 @@ static unsigned pf_claim(struct fault_thread *ft, struct region *r,
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	for (i = 0; i < plan->n && n < slots; i++) {
-		uint64_t pg = plan->first + (uint64_t)((int64_t)i * plan->stride);
+		uint64_t pg = plan->first +
+			      (uint64_t)((int64_t)i * plan->stride);
 		uint8_t b = r->pages[pg];
 		if (ps_state(b) != PS_EVICTED)
 			continue;
@@ -170,7 +173,7 @@ static unsigned pf_claim(struct fault_thread *ft, struct region *r,
 		n++;
 	}
 	plan->n = i;
-	pf_issued(plan, mask);
+	prefetch_record(plan, mask);
 	pthread_mutex_unlock(&r->lock);
 	if (slots > n)
 		evict_unreserve(m, r, slots - n);
@@ -178,8 +181,8 @@ static unsigned pf_claim(struct fault_thread *ft, struct region *r,
 }
 
 /* Prefetched page k is in place (@dirty: contents unknown). */
-static void pf_installed(struct fault_thread *ft, struct region *r,
-			 unsigned k, int dirty)
+static void fault_pf_installed(struct fault_thread *ft, struct region *r,
+			       unsigned k, int dirty)
 {
 	struct monitor *m = ft->m;
 	uint64_t pg = ft->pf_pg[k];
@@ -214,7 +217,8 @@ static void pf_installed(struct fault_thread *ft, struct region *r,
  * consecutive pages. Any that failed go back to evicted; a fault on them
  * fetches them itself (and reports a lost page loudly).
  */
-static void pf_install(struct fault_thread *ft, struct region *r, unsigned n)
+static void fault_pf_install(struct fault_thread *ft, struct region *r,
+			     unsigned n)
 {
 	struct monitor *m = ft->m;
 	size_t ps = m->page_size;
@@ -230,13 +234,13 @@ static void pf_install(struct fault_thread *ft, struct region *r, unsigned n)
 		       ft->pf_pg[j] == ft->pf_pg[j - 1] + 1)
 			j++;
 		uint64_t done = 0;
-		int ret = uffd_copy_done(
-			r->uffd, region_page_addr(r, ft->pf_pg[i], m->page_shift),
-			ft->pf_buf + (size_t)i * ps, (uint64_t)(j - i) * ps, 1,
-			&done);
+		uint64_t dst = region_page_addr(r, ft->pf_pg[i], m->page_shift);
+		int ret = uffd_copy_done(r->uffd, dst,
+					 ft->pf_buf + (size_t)i * ps,
+					 (uint64_t)(j - i) * ps, 1, &done);
 		unsigned ok = ret ? (unsigned)(done / ps) : j - i;
 		for (unsigned k = i; k < i + ok; k++)
-			pf_installed(ft, r, k, 0);
+			fault_pf_installed(ft, r, k, 0);
 		if (ok < j - i) {
 			unsigned k = i + ok;
 			if (ret == -EEXIST) {
@@ -245,7 +249,7 @@ static void pf_install(struct fault_thread *ft, struct region *r, unsigned n)
 					  region_page_addr(r, ft->pf_pg[k],
 							   m->page_shift),
 					  ps);
-				pf_installed(ft, r, k, 1);
+				fault_pf_installed(ft, r, k, 1);
 			} else {
 				install_revert(m, r, ft->pf_pg[k],
 					       ft->pf_before[k], 1);
@@ -257,7 +261,7 @@ static void pf_install(struct fault_thread *ft, struct region *r, unsigned n)
 }
 
 /* Fetch the fault's page and @npf prefetched ones in one multi_get. */
-static int fetch_with_prefetch(struct fault_thread *ft, struct region *r,
+static int fault_fetch_with_pf(struct fault_thread *ft, struct region *r,
 			       uint64_t pg, unsigned npf)
 {
 	struct monitor *m = ft->m;
@@ -296,11 +300,11 @@ static void fault_missing(struct fault_thread *ft, struct region *r,
 		reserved = 1;
 		break;
 	case PS_NEW:
-		pf_observe(m, r, pg, &plan);
+		prefetch_observe(m, r, pg, &plan);
 		break;
 	case PS_EVICTED:
 		fetch = 1;
-		pf_observe(m, r, pg, &plan);
+		prefetch_observe(m, r, pg, &plan);
 		break;
 	case PS_LOST:
 		pthread_mutex_unlock(&r->lock);
@@ -330,8 +334,8 @@ static void fault_missing(struct fault_thread *ft, struct region *r,
 		/* Only an evicted page's fault prefetches: the window's
 		 * evicted pages ride along in the same backend request. */
 		if (plan.n)
-			npf = pf_claim(ft, r, &plan);
-		ret = npf ? fetch_with_prefetch(ft, r, pg, npf)
+			npf = fault_pf_claim(ft, r, &plan);
+		ret = npf ? fault_fetch_with_pf(ft, r, pg, npf)
 			  : fetch_page(ft, r, pg);
 		if (ret == -ENOENT || ret == -EBADMSG) {
 			if (ret == -ENOENT)
@@ -420,7 +424,7 @@ static void fault_missing(struct fault_thread *ft, struct region *r,
 out:
 	/* The client already runs on: the window goes in after its page. */
 	if (npf)
-		pf_install(ft, r, npf);
+		fault_pf_install(ft, r, npf);
 }
 
 static void fault_wp(struct fault_thread *ft, struct region *r, uint64_t pg)
@@ -567,6 +571,12 @@ static void fault_dispatch(struct fault_thread *ft, struct region *r,
 	}
 }
 
+/*
+ * Read and serve what @r's uffd holds. The uffd is in the epoll set
+ * edge-triggered, so another waiting thread is not woken for messages
+ * this one already owns; the price is draining until a short read, or
+ * re-arming when the budget runs out first.
+ */
 static void fault_drain(struct fault_thread *ft, struct region *r)
 {
 	struct uffd_msg msgs[MSGS_PER_READ];
@@ -586,6 +596,10 @@ static void fault_drain(struct fault_thread *ft, struct region *r)
 		if (n < (ssize_t)sizeof(msgs))
 			return;
 	}
+	/* More may be queued: make epoll report the uffd again. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
+				  .data.u64 = region_key(r) };
+	epoll_ctl(ft->m->faults->epfd, EPOLL_CTL_MOD, r->uffd, &ev);
 }
 
 static inline void cpu_relax(void)
@@ -670,9 +684,15 @@ static void *fault_main(void *arg)
 
 int fault_add_region(struct monitor *m, struct region *r)
 {
-	struct epoll_event ev = { .events = EPOLLIN,
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
 				  .data.u64 = region_key(r) };
+	int fl = fcntl(r->uffd, F_GETFL);
 
+	/* Reads drain until EAGAIN: never block on a client's blocking
+	 * uffd (the flag is the file's, the client never reads it). */
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(r->uffd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
 	if (epoll_ctl(m->faults->epfd, EPOLL_CTL_ADD, r->uffd, &ev) < 0)
 		return -errno;
 	return 0;

@@ -7,13 +7,13 @@
 #define PF_SLACK 8	  /* positions past the window still continuing */
 #define PF_FIRST_WINDOW 4
 
-static unsigned pf_popcount(uint64_t v)
+static unsigned prefetch_popcount(uint64_t v)
 {
 	return (unsigned)__builtin_popcountll(v);
 }
 
 /* Window position k (1-based) of @pg in @s's run, or 0 if not in it. */
-static uint64_t pf_position(const struct pf_stream *s, uint64_t pg)
+static uint64_t prefetch_position(const struct pf_stream *s, uint64_t pg)
 {
 	int64_t d = (int64_t)(pg - s->last);
 
@@ -26,8 +26,8 @@ static uint64_t pf_position(const struct pf_stream *s, uint64_t pg)
 	return (uint64_t)k;
 }
 
-void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
-		struct pf_plan *plan)
+void prefetch_observe(struct monitor *m, struct region *r, uint64_t pg,
+		      struct pf_plan *plan)
 {
 	struct pf_state *ps = &r->pf;
 	struct pf_stream *s = NULL, *lru = &ps->s[0];
@@ -39,7 +39,7 @@ void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
 		return;
 	ps->tick++;
 	for (unsigned i = 0; i < PF_STREAMS && !s; i++) {
-		k = pf_position(&ps->s[i], pg);
+		k = prefetch_position(&ps->s[i], pg);
 		if (k)
 			s = &ps->s[i];
 	}
@@ -48,14 +48,14 @@ void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
 		uint64_t pos = k - 1;
 		uint64_t before = pos >= 64 ? ~UINT64_C(0)
 					    : (UINT64_C(1) << pos) - 1;
-		unsigned hits = pf_popcount(s->fetched & before);
+		unsigned hits = prefetch_popcount(s->fetched & before);
 		unsigned wasted = 0;
 		if (pos < 64 && (s->fetched >> pos) & 1)
 			wasted = 1; /* evicted before it was used */
 		/* Pages beyond pg stay resident; the client is heading
 		 * there: count them as hits now, they leave the window. */
 		if (pos < 63)
-			hits += pf_popcount(s->fetched >> (pos + 1));
+			hits += prefetch_popcount(s->fetched >> (pos + 1));
 		STAT_ADD(&m->stats, prefetch_hits, hits);
 		STAT_ADD(&m->stats, prefetch_wasted, wasted);
 		s->run++;
@@ -70,7 +70,7 @@ void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
 			    d >= -PF_MAX_STRIDE && d <= PF_MAX_STRIDE) {
 				s = c;
 				STAT_ADD(&m->stats, prefetch_wasted,
-					 pf_popcount(c->fetched));
+					 prefetch_popcount(c->fetched));
 				s->stride = d;
 				s->run = 1;
 			}
@@ -82,7 +82,8 @@ void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
 			if (ps->s[i].tick < lru->tick)
 				lru = &ps->s[i];
 		s = lru;
-		STAT_ADD(&m->stats, prefetch_wasted, pf_popcount(s->fetched));
+		STAT_ADD(&m->stats, prefetch_wasted,
+			 prefetch_popcount(s->fetched));
 		s->stride = 0;
 		s->run = 0;
 	}
@@ -111,7 +112,7 @@ void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
 	plan->n = (uint32_t)n;
 }
 
-void pf_issued(struct pf_plan *plan, uint64_t fetched_mask)
+void prefetch_record(struct pf_plan *plan, uint64_t fetched_mask)
 {
 	plan->stream->fetched = fetched_mask;
 	plan->stream->span = plan->n;

@@ -49,9 +49,9 @@ struct pf_plan {
  * Account the missing fault on @pg of @r and say what to prefetch, if
  * anything (plan->n == 0: nothing). Called with the region lock held.
  */
-void pf_observe(struct monitor *m, struct region *r, uint64_t pg,
-		struct pf_plan *plan);
+void prefetch_observe(struct monitor *m, struct region *r, uint64_t pg,
+		      struct pf_plan *plan);
 /* Record the window positions that were really fetched (lock held). */
-void pf_issued(struct pf_plan *plan, uint64_t fetched_mask);
+void prefetch_record(struct pf_plan *plan, uint64_t fetched_mask);
 
 #endif
