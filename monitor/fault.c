@@ -31,6 +31,9 @@
 #define MSGS_PER_READ 16
 #define LOST_LOG_LIMIT 10 /* per region; the rest are only counted */
 
+/* Prefetch windows are tracked in 64-bit masks. */
+_Static_assert(FM_PREFETCH_MAX <= 64, "prefetch window masks are 64 bits");
+
 struct fault_thread {
 	struct monitor *m;
 	pthread_t thread;
@@ -180,35 +183,51 @@ static unsigned fault_pf_claim(struct fault_thread *ft, struct region *r,
 	return n;
 }
 
-/* Prefetched page k is in place (@dirty: contents unknown). */
+/*
+ * Prefetched pages [a, b) are in place (@dirty: contents unknown): one
+ * lock round for all of them (at most FM_PREFETCH_MAX, so masks fit).
+ */
 static void fault_pf_installed(struct fault_thread *ft, struct region *r,
-			       unsigned k, int dirty)
+			       unsigned a, unsigned b, int dirty)
 {
 	struct monitor *m = ft->m;
-	uint64_t pg = ft->pf_pg[k];
-	uint8_t nb = PS_RESIDENT | (ft->pf_before[k] & PS_STORED);
+	uint64_t waiters = 0, discards = 0;
+	unsigned placed = 0;
 
-	if (dirty)
-		nb |= PS_DIRTY;
 	pthread_mutex_lock(&r->lock);
-	uint8_t now = r->pages[pg];
-	int discard = now & PS_DISCARD;
-	r->pages[pg] = discard ? (PS_NEW | (ft->pf_before[k] & PS_STORED))
-			       : nb;
-	pthread_mutex_unlock(&r->lock);
-	if (now & PS_WAITERS)
-		uffd_wake(r->uffd, region_page_addr(r, pg, m->page_shift),
-			  m->page_size);
-	if (discard) {
-		region_punch(m, r, pg, 1);
-		evict_unreserve(m, r, 1);
-		return;
+	for (unsigned k = a; k < b; k++) {
+		uint64_t pg = ft->pf_pg[k];
+		uint8_t stored = ft->pf_before[k] & PS_STORED;
+		uint8_t now = r->pages[pg];
+		if (now & PS_WAITERS)
+			waiters |= UINT64_C(1) << k;
+		if (now & PS_DISCARD) {
+			discards |= UINT64_C(1) << k;
+			r->pages[pg] = PS_NEW | stored;
+		} else {
+			r->pages[pg] = PS_RESIDENT | stored |
+				       (dirty ? PS_DIRTY : 0);
+			placed++;
+		}
 	}
-	STAT_INC(&m->stats, prefetch_issued);
-	STAT_INC(&m->stats, placed_pages);
-	atomic_fetch_add_explicit(&r->st.placed_pages, 1,
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned k = a; k < b; k++) {
+		uint64_t pg = ft->pf_pg[k];
+		if (waiters & (UINT64_C(1) << k))
+			uffd_wake(r->uffd,
+				  region_page_addr(r, pg, m->page_shift),
+				  m->page_size);
+		if (discards & (UINT64_C(1) << k)) {
+			region_punch(m, r, pg, 1);
+			evict_unreserve(m, r, 1);
+		}
+	}
+	STAT_ADD(&m->stats, prefetch_issued, placed);
+	STAT_ADD(&m->stats, placed_pages, placed);
+	atomic_fetch_add_explicit(&r->st.placed_pages, placed,
 				  memory_order_relaxed);
-	evict_note_install(m, r, pg);
+	if (placed)
+		evict_note_install(m, r, ft->pf_pg[b - 1]);
 }
 
 /*
@@ -239,8 +258,8 @@ static void fault_pf_install(struct fault_thread *ft, struct region *r,
 					 ft->pf_buf + (size_t)i * ps,
 					 (uint64_t)(j - i) * ps, 1, &done);
 		unsigned ok = ret ? (unsigned)(done / ps) : j - i;
-		for (unsigned k = i; k < i + ok; k++)
-			fault_pf_installed(ft, r, k, 0);
+		if (ok)
+			fault_pf_installed(ft, r, i, i + ok, 0);
 		if (ok < j - i) {
 			unsigned k = i + ok;
 			if (ret == -EEXIST) {
@@ -249,7 +268,7 @@ static void fault_pf_install(struct fault_thread *ft, struct region *r,
 					  region_page_addr(r, ft->pf_pg[k],
 							   m->page_shift),
 					  ps);
-				fault_pf_installed(ft, r, k, 1);
+				fault_pf_installed(ft, r, k, k + 1, 1);
 			} else {
 				install_revert(m, r, ft->pf_pg[k],
 					       ft->pf_before[k], 1);
