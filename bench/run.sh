@@ -265,6 +265,7 @@ for m in zero copy; do
 	done
 done
 run "floor: uffd copy, same CPU" "$B/uffd_floor" --mode=copy --pin=same --name=uffd.copy.poll_samecpu
+run "floor: uffd zero, same CPU" "$B/uffd_floor" --mode=zero --pin=same --name=uffd.zero.poll_samecpu
 if [ "$(nproc)" -ge 2 ]; then
 	run "floor: uffd copy, cross CPU" "$B/uffd_floor" --mode=copy --pin=cross --name=uffd.copy.poll_crosscpu
 	run "floor: uffd copy, cross CPU, spinning" "$B/uffd_floor" --mode=copy --pin=cross --handler=spin --name=uffd.copy.spin_crosscpu
@@ -291,6 +292,13 @@ NOPF=""
 "$MONITOR" --help | grep -q -- '--prefetch' && NOPF=--prefetch=0
 start_monitor local --cache_size="$FL_PAGES" $NOPF
 fault_runs local
+stop_monitor
+# Monitor and client pinned to CPU 0, as uffd.*.poll_samecpu: the
+# monitor's own cost without the scheduler's placement noise.
+start_monitor localcpu0 --cache_size="$FL_PAGES" $NOPF
+for t in /proc/"$MON_PID"/task/*; do taskset -p -c 0 "${t##*/}" >/dev/null; done
+run "faults: local, 1 thread, all on CPU 0" taskset -c 0 "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+	--pages="$FL_PAGES" --prefix=fm.local_cpu0.t1r1
 stop_monitor
 # The same with busy-polling fault threads, when the monitor has it.
 if "$MONITOR" --help | grep -q -- '--busy-poll'; then
@@ -448,7 +456,7 @@ echo "load average before: $LOAD0, after: $LOAD1; ${ELAPSED}s; working set ${WS_
 echo
 echo "== floors (us; no monitor)"
 printf '%-34s %9s %9s %9s\n' figure p50 p99 p999
-for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu \
+for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu uffd.zero.poll_samecpu \
 	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key; do
 	[ -n "$(get $k.p50_us)" ] || continue
 	printf '%-34s %9s %9s %9s\n' "$k" "$(fmt "$(get $k.p50_us)")" "$(fmt "$(get $k.p99_us)")" "$(fmt "$(get $k.p999_us)")"
@@ -456,14 +464,16 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local local_bp50 mc; do
+for be in local local_cpu0 local_bp50 mc; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
 			[ -n "$(get $k.p50_us)" ] || continue
 			case $ph in
-			zero) base=$(get uffd.zero.poll.p50_us) ;;
+			zero) base=$(get uffd.zero.poll.p50_us)
+			      [ $be = local_cpu0 ] && base=$(get uffd.zero.poll_samecpu.p50_us) ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
+			       elif [ $be = local_cpu0 ]; then base=$(get uffd.copy.poll_samecpu.p50_us)
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
 			*) base=$(get fm.$be.$tr.fetch.p50_us) ;;
 			esac
@@ -477,7 +487,7 @@ for be in local local_bp50 mc; do
 		[ -n "$(get $k)" ] && printf '%-34s %9s pages\n' "fm.$be.$tr.clean_rewrites" "$(fmt "$(get $k)" 0)"
 	done
 done
-echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
+echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll; local_cpu0 -> the *_samecpu floors;"
 echo "  mc fetch -> uffd.copy.poll + mc.get; steady_* -> the same run's fetch p50"
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
@@ -509,6 +519,7 @@ echo "  local backend checksums $(fmt "$(get mem.local_sums_bytes_per_page)") B/
 
 # Targets (issue #5), each a ratio measured in this run.
 target "zero-fill fault p50 / uffd ZEROPAGE p50" "$(div "$(get fm.local.t1r1.zero.p50_us)" "$(get uffd.zero.poll.p50_us)")" le 1.2 x ""
+target "zero-fill fault p50 / ZEROPAGE p50, both on CPU 0" "$(div "$(get fm.local_cpu0.t1r1.zero.p50_us)" "$(get uffd.zero.poll_samecpu.p50_us)")" le 1.2 x ""
 target "memcached fetch p50 / (uffd COPY + mc get)" "$(div "$(get fm.mc.t1r1.fetch.p50_us)" "$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")")" le 1.3 x ""
 target "steady fault p50 / fetch p50 (local)" "$(div "$(get fm.local.t1r1.steady_write.p50_us)" "$(get fm.local.t1r1.fetch.p50_us)")" le 1.5 x ""
 target "steady fault p50 / fetch p50 (memcached)" "$(div "$(get fm.mc.t1r1.steady_write.p50_us)" "$(get fm.mc.t1r1.fetch.p50_us)")" le 1.5 x ""
