@@ -73,6 +73,7 @@ void prefetch_observe(struct monitor *m, struct region *r, uint64_t pg,
 					 prefetch_popcount(c->fetched));
 				s->stride = d;
 				s->run = 1;
+				s->window = 0;
 			}
 		}
 	}
@@ -86,6 +87,7 @@ void prefetch_observe(struct monitor *m, struct region *r, uint64_t pg,
 			 prefetch_popcount(s->fetched));
 		s->stride = 0;
 		s->run = 0;
+		s->window = 0;
 	}
 	s->last = pg;
 	s->fetched = 0;
