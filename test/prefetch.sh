@@ -1,8 +1,9 @@
 #!/bin/bash
 # Prefetch: a client scanning sequentially over a working set 8x the cache
 # gets pages fetched ahead of its faults (issued > 0, most of them hits)
-# with every byte right, on the local backend and on memcached; the same
-# client in random order gets (nearly) nothing prefetched. PREFETCH_ARG
+# with every byte right, on the local backend and on memcached, also with
+# a stride of 3 pages and descending; the same client in random order gets
+# (nearly) nothing prefetched. PREFETCH_ARG
 # overrides the monitor option (--prefetch=0 must make this test fail).
 . "${top_srcdir:-.}/test/lib.sh"
 require_root
@@ -10,10 +11,10 @@ CACHE=512
 PAGES=4096
 PF=${PREFETCH_ARG:-}
 
-# run_client NAME ORDER THREADS: fm_worker integrity rounds, checked.
+# run_client NAME ORDER THREADS [ARGS]: fm_worker integrity rounds, checked.
 run_client() {
-	( worker --name "$1" --pages $PAGES --threads "$3" --rounds 3 --order "$2" ) \
-		>"$TMP/$1.out" 2>&1
+	( worker --name "$1" --pages $PAGES --threads "$3" --rounds 3 --order "$2" \
+		"${@:4}" ) >"$TMP/$1.out" 2>&1
 	local rc=$? line
 	cat "$TMP/$1.out"
 	line=$(grep accesses= "$TMP/$1.out")
@@ -27,22 +28,28 @@ pf_stats() {
 		printf "%s=%s ", $2, $3 } END { print "" }'
 }
 
-check_backend() {
-	local be=$1 issued hits wasted placed
-	# Sequential, one stream per client thread.
-	run_client seq.$be seq 2
-	log "$be sequential: $(pf_stats)"
+# expect_runs WHAT: most fetches were prefetched, most of those were hits.
+expect_runs() {
+	local issued hits placed
+	log "$1: $(pf_stats)"
 	issued=$(ui_stat prefetch_issued); hits=$(ui_stat prefetch_hits)
 	placed=$(ui_stat placed_pages)
 	[ "$issued" -gt $((placed / 2)) ] ||
-		fail "$be: sequential scan prefetched $issued of $placed pages fetched"
+		fail "$1: prefetched $issued of $placed pages fetched"
 	[ "$hits" -gt $((issued * 8 / 10)) ] ||
-		fail "$be: prefetch hits $hits of $issued issued"
+		fail "$1: prefetch hits $hits of $issued issued"
 	expect_stat pages_lost -eq 0
 	expect_stat poisoned -eq 0
+	"$UI" "$CTL" clearstats >/dev/null
+}
+
+check_backend() {
+	local be=$1 issued placed
+	# Sequential, one stream per client thread.
+	run_client seq.$be seq 2
+	expect_runs "$be sequential"
 
 	# Random order: the detector must not fire (< 1% of fetches).
-	"$UI" "$CTL" clearstats >/dev/null
 	run_client rnd.$be random 2
 	log "$be random: $(pf_stats)"
 	issued=$(ui_stat prefetch_issued); placed=$(ui_stat placed_pages)
@@ -55,6 +62,11 @@ check_backend() {
 # shellcheck disable=SC2086
 start_monitor --cache_size=$CACHE --headroom=128 $PF
 check_backend local
+# Strided (every 3rd page) and descending runs are runs too.
+run_client stride3 seq 1 --stride 3
+expect_runs "local stride 3"
+run_client rev rev 1
+expect_runs "local descending"
 # Adversarial eviction (the page installed last goes first): prefetched
 # pages are evicted before use, refault and must still be right.
 kill "$MON_PID"; wait "$MON_PID" 2>/dev/null
