@@ -13,7 +13,7 @@
 
 /* X(name, description) - documented in doc/protocol.md. */
 #define LAT_STAGES(X)                                                          \
-	X(fault, "whole fault: message read to resolved (missing + WP)")      \
+	X(fault, "whole fault: message read to resolved, prefetch included")  \
 	X(zeropage, "UFFDIO_ZEROPAGE ioctl")                                   \
 	X(copy, "UFFDIO_COPY ioctl (fetched, zero or prefetched page)")       \
 	X(backend_read, "backend multi_get (fault fetch or prefetch)")         \
