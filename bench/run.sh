@@ -268,6 +268,7 @@ for m in zero copy; do
 	done
 done
 run "floor: uffd copy, same CPU" "$B/uffd_floor" --mode=copy --pin=same --name=uffd.copy.poll_samecpu
+run "floor: uffd zero, same CPU" "$B/uffd_floor" --mode=zero --pin=same --name=uffd.zero.poll_samecpu
 if [ "$(nproc)" -ge 2 ]; then
 	run "floor: uffd copy, cross CPU" "$B/uffd_floor" --mode=copy --pin=cross --name=uffd.copy.poll_crosscpu
 	run "floor: uffd copy, cross CPU, spinning" "$B/uffd_floor" --mode=copy --pin=cross --handler=spin --name=uffd.copy.spin_crosscpu
@@ -287,7 +288,12 @@ fault_runs() {
 	run "faults: $be, 4 threads 4 regions" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
 		--pages="$FL_PAGES" --threads=4 --regions=4 --prefix=fm.$be.t4r4
 }
-start_monitor local --cache_size="$FL_PAGES"
+# fault_latency reads its pages back in address order: with prefetch on,
+# most reads would not fault at all, so per-fault figures are taken with
+# --prefetch=0 (the sequential scan below measures prefetch).
+NOPF=""
+"$MONITOR" --help | grep -q -- '--prefetch' && NOPF=--prefetch=0
+start_monitor local --cache_size="$FL_PAGES" $NOPF
 fault_runs local
 stop_monitor
 # The NVMe/SSD tier: a file next to the others (not tmpfs), twice the pages.
@@ -295,15 +301,34 @@ if [ $HAVE_NVME = 1 ]; then
 	run "floor: O_DIRECT page reads, io_uring write batches" "$B/nvme_floor" \
 		--file="$TMP/nvme.floor" --pages="$FL_PAGES"
 	start_monitor nvfault --backend=nvme \
-		"--locator=$TMP/nvme.data;size=$(( FL_PAGES * PS * 2 ))" --cache_size="$FL_PAGES"
+		"--locator=$TMP/nvme.data;size=$(( FL_PAGES * PS * 2 ))" --cache_size="$FL_PAGES" $NOPF
 	echo "nvme: $("$UI" "$CTL" stats | awk '$2 == "nvme_io" || $2 == "nvme_direct" { printf "%s=%s ", $2, $3 }')on $(df --output=source,fstype "$TMP" | tail -1)" >>"$NOTES"
 	fault_runs nvme
 	stop_monitor
 else
 	echo "nvme: the monitor has no nvme backend (configure --enable-nvme): not measured" >>"$NOTES"
 fi
+# Monitor and client pinned to CPU 0, as uffd.*.poll_samecpu: the
+# monitor's own cost without the scheduler's placement noise.
+start_monitor localcpu0 --cache_size="$FL_PAGES" $NOPF
+for t in /proc/"$MON_PID"/task/*; do taskset -p -c 0 "${t##*/}" >/dev/null; done
+run "faults: local, 1 thread, all on CPU 0" taskset -c 0 "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+	--pages="$FL_PAGES" --prefix=fm.local_cpu0.t1r1
+stop_monitor
+# The same with busy-polling fault threads, when the monitor has it.
+if "$MONITOR" --help | grep -q -- '--busy-poll'; then
+	start_monitor localbp --cache_size="$FL_PAGES" $NOPF --busy-poll=50
+	run "faults: local, busy-poll 50 us, 1 thread" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --prefix=fm.local_bp50.t1r1
+	run "faults: local, busy-poll 50 us, 4 threads" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --threads=4 --prefix=fm.local_bp50.t4r1
+	"$UI" "$CTL" stats | awk '$1 == "STAT" && $2 ~ /^busy_poll/ {
+		printf "RESULT name=local_bp50.%s value=%s unit=stat\n", $2, $3 }' |
+		tee -a "$RAW" | sed 's/^/#   /' >&2
+	stop_monitor
+fi
 if [ $HAVE_MC = 1 ]; then
-	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES"
+	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES" $NOPF
 	fault_runs mc
 	stop_monitor
 fi
@@ -318,7 +343,7 @@ if [ -x "$MEMSERVER" ]; then
 	track $!
 	wait_until 10 "$MEMSERVER" --stats=127.0.0.1:$MS_PORT --secret-file="$TMP/ms.secret" ||
 		die "memserver did not start"
-	start_monitor msfault --backend=remote --cache_size="$FL_PAGES" \
+	start_monitor msfault --backend=remote --cache_size="$FL_PAGES" $NOPF \
 		"--locator=tcp://127.0.0.1:$MS_PORT;secret-file=$TMP/ms.secret"
 	fault_runs ms
 	stop_monitor
@@ -371,16 +396,23 @@ kill -TERM $HOLD_PID; wait $HOLD_PID 2>/dev/null
 stop_monitor
 
 # Sequential scan with and without prefetch, when the monitor has it.
+# Local backend: wl.prefetch_on/off; memcached: wl.prefetch_mc_on/off.
 if "$MONITOR" --help | grep -q -- '--prefetch'; then
-	for pf in on off; do
-		if [ $pf = off ]; then start_monitor pf$pf --cache_size="$CACHE_PAGES" --prefetch=0
-		else start_monitor pf$pf --cache_size="$CACHE_PAGES"; fi
-		run "prefetch $pf: sequential scan" "$B/workload" --memory=fluidmem --socket="$SOCK" \
-			--pattern=seq --write-pct=0 --ws="$WS" --ops="$OPS" --name=wl.prefetch_$pf.seq
-		"$UI" "$CTL" stats | awk -v p=$pf '$1 == "STAT" && $2 ~ /prefetch/ {
-			printf "RESULT name=prefetch_%s.%s value=%s unit=stat\n", p, $2, $3 }' |
-			tee -a "$RAW" | sed 's/^/#   /' >&2
-		stop_monitor
+	pfbe="local"; [ $HAVE_MC = 1 ] && pfbe="local mc"
+	for be in $pfbe; do
+		for pf in on off; do
+			t=$pf; args="--cache_size=$CACHE_PAGES"
+			[ $be = mc ] && { t=mc_$pf; args="$args --SERVER=127.0.0.1:$MC_PORT"; }
+			[ $pf = off ] && args="$args --prefetch=0"
+			# shellcheck disable=SC2086
+			start_monitor pf$t $args
+			run "prefetch $pf ($be): sequential scan" "$B/workload" --memory=fluidmem --socket="$SOCK" \
+				--pattern=seq --write-pct=0 --ws="$WS" --ops="$OPS" --name=wl.prefetch_$t.seq
+			"$UI" "$CTL" stats | awk -v p=$t '$1 == "STAT" && $2 ~ /prefetch|placed_pages/ {
+				printf "RESULT name=prefetch_%s.%s value=%s unit=stat\n", p, $2, $3 }' |
+				tee -a "$RAW" | sed 's/^/#   /' >&2
+			stop_monitor
+		done
 	done
 else
 	echo "prefetch: the monitor has no --prefetch option yet; the prefetch target cannot be measured" >>"$NOTES"
@@ -457,7 +489,7 @@ echo "load average before: $LOAD0, after: $LOAD1; ${ELAPSED}s; working set ${WS_
 echo
 echo "== floors (us; no monitor)"
 printf '%-34s %9s %9s %9s\n' figure p50 p99 p999
-for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu \
+for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu uffd.zero.poll_samecpu \
 	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key nvme.read; do
 	[ -n "$(get $k.p50_us)" ] || continue
 	printf '%-34s %9s %9s %9s\n' "$k" "$(fmt "$(get $k.p50_us)")" "$(fmt "$(get $k.p99_us)")" "$(fmt "$(get $k.p999_us)")"
@@ -468,14 +500,16 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local mc nvme ms; do
+for be in local local_cpu0 local_bp50 mc nvme ms; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
 			[ -n "$(get $k.p50_us)" ] || continue
 			case $ph in
-			zero) base=$(get uffd.zero.poll.p50_us) ;;
+			zero) base=$(get uffd.zero.poll.p50_us)
+			      [ $be = local_cpu0 ] && base=$(get uffd.zero.poll_samecpu.p50_us) ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
+			       elif [ $be = local_cpu0 ]; then base=$(get uffd.copy.poll_samecpu.p50_us)
 			       elif [ $be = ms ]; then base=$(get fm.mc.$tr.fetch.p50_us)
 			       elif [ $be = nvme ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get nvme.read.p50_us)")
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
@@ -491,7 +525,7 @@ for be in local mc nvme ms; do
 		[ -n "$(get $k)" ] && printf '%-34s %9s pages\n' "fm.$be.$tr.clean_rewrites" "$(fmt "$(get $k)" 0)"
 	done
 done
-echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll;"
+echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll; local_cpu0 -> the *_samecpu floors;"
 echo "  mc fetch -> uffd.copy.poll + mc.get; nvme fetch -> uffd.copy.poll + nvme.read;"
 echo "  steady_* -> the same run's fetch p50"
 echo "  ms (remote backend, memserver over TCP loopback) fetch -> the same run's mc fetch p50"
@@ -519,8 +553,12 @@ for w in $WORKLOADS; do
 done
 echo "  (init, i.e. first fill of the working set, is in results.json as wl.*.init)"
 if [ -n "$(get wl.prefetch_on.seq.run)" ]; then
-	echo "  sequential scan: prefetch on $(fmt "$(get wl.prefetch_on.seq.run)") s, off $(fmt "$(get wl.prefetch_off.seq.run)") s"
+	echo "  sequential scan (local): prefetch on $(fmt "$(get wl.prefetch_on.seq.run)" 3) s, off $(fmt "$(get wl.prefetch_off.seq.run)" 3) s"
 	grep '^prefetch_on\.' "$KV" | sed 's/^/  /'
+fi
+if [ -n "$(get wl.prefetch_mc_on.seq.run)" ]; then
+	echo "  sequential scan (memcached): prefetch on $(fmt "$(get wl.prefetch_mc_on.seq.run)" 3) s, off $(fmt "$(get wl.prefetch_mc_off.seq.run)" 3) s"
+	grep '^prefetch_mc_on\.' "$KV" | sed 's/^/  /'
 fi
 echo
 echo "== monitor memory (1 GiB region, $MEM_PAGES pages tracked)"
@@ -531,6 +569,7 @@ echo "  local backend checksums $(fmt "$(get mem.local_sums_bytes_per_page)") B/
 
 # Targets (issue #5), each a ratio measured in this run.
 target "zero-fill fault p50 / uffd ZEROPAGE p50" "$(div "$(get fm.local.t1r1.zero.p50_us)" "$(get uffd.zero.poll.p50_us)")" le 1.2 x ""
+target "zero-fill fault p50 / ZEROPAGE p50, both on CPU 0" "$(div "$(get fm.local_cpu0.t1r1.zero.p50_us)" "$(get uffd.zero.poll_samecpu.p50_us)")" le 1.2 x ""
 target "memcached fetch p50 / (uffd COPY + mc get)" "$(div "$(get fm.mc.t1r1.fetch.p50_us)" "$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")")" le 1.3 x ""
 target "steady fault p50 / fetch p50 (local)" "$(div "$(get fm.local.t1r1.steady_write.p50_us)" "$(get fm.local.t1r1.fetch.p50_us)")" le 1.5 x ""
 target "steady fault p50 / fetch p50 (memcached)" "$(div "$(get fm.mc.t1r1.steady_write.p50_us)" "$(get fm.mc.t1r1.fetch.p50_us)")" le 1.5 x ""
@@ -538,6 +577,8 @@ target "eviction to local" "$(get fm.local.t1r1.evict.MB_per_s)" ge 1000 MB/s ""
 target "eviction to memcached" "$(get fm.mc.t1r1.evict.MB_per_s)" ge 300 MB/s ""
 pf=""; [ -n "$(get wl.prefetch_on.seq.run)" ] && pf=$(div "$(get wl.prefetch_off.seq.run)" "$(get wl.prefetch_on.seq.run)")
 target "sequential scan speed-up from prefetch" "$pf" ge 3 x "monitor has no --prefetch option yet"
+pf=""; [ -n "$(get wl.prefetch_mc_on.seq.run)" ] && pf=$(div "$(get wl.prefetch_mc_off.seq.run)" "$(get wl.prefetch_mc_on.seq.run)")
+target "sequential scan speed-up from prefetch (memcached)" "$pf" ge 3 x "no --prefetch option or no memcached"
 cr=$(awk '$1 ~ /clean_rewrites$/ { s += $2; n++ } END { if (n) print s }' "$KV")
 target "clean pages written back again (all runs)" "$cr" eq 0 pages ""
 for w in $WORKLOADS; do

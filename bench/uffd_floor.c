@@ -31,6 +31,7 @@ enum { WAIT_POLL, WAIT_SPIN };
 struct floor_opts {
 	size_t pages;
 	int mode, wait;
+	int wp; /* register as libfluidmem does: MISSING + WP, its features */
 	int client_cpu, handler_cpu;
 	const char *name;
 };
@@ -49,6 +50,8 @@ static void usage(FILE *f)
 "                     (default poll)\n"
 "  --pin=none|same|cross  no pinning, both on CPU 0, or client on CPU 0\n"
 "                     and handler on CPU 1 (default none)\n"
+"  --wp               register the range MISSING + WP with the features\n"
+"                     libfluidmem asks for, as the monitor's clients do\n"
 "  --name=NAME        result name (default uffd.MODE.HANDLER)\n"
 "  -h, --help         show this help\n"
 "Prints: RESULT name=NAME n=.. p50_us=.. p99_us=.. p999_us=.. mean_us=..\n");
@@ -146,6 +149,13 @@ static int client(int sock, const struct floor_opts *o)
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
+	if (o->wp) {
+		api.features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+			       UFFD_FEATURE_EVENT_REMOVE |
+			       UFFD_FEATURE_EVENT_UNMAP |
+			       UFFD_FEATURE_THREAD_ID;
+		reg.mode |= UFFDIO_REGISTER_MODE_WP;
+	}
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
 		return -errno;
@@ -194,6 +204,7 @@ int main(int argc, char **argv)
 		{ "handler", required_argument, NULL, 'w' },
 		{ "pin", required_argument, NULL, 'P' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "wp", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -230,6 +241,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.name = optarg;
+			break;
+		case 'W':
+			o.wp = 1;
 			break;
 		case 'h':
 			usage(stdout);

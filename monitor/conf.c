@@ -348,14 +348,14 @@ void conf_log(const struct settings *s)
 		 "socket=%s run-dir=%s ctl-socket=%s ctl-tcp=%s:%u%s "
 		 "local-dir=%s group=%s fault-threads=%u evict-batch=%u "
 		 "headroom=%" PRIu64 " orphan-grace=%u max-regions=%u "
-		 "log-level=%s config=%s",
+		 "busy-poll=%u prefetch=%u log-level=%s config=%s",
 		 s->cache_size, s->backend, s->locator[0] ? s->locator : "-",
 		 s->socket_path, s->run_dir,
 		 s->ctl_socket ? s->ctl_socket : "none", s->ctl_host,
 		 s->ctl_port, s->ctl_tcp ? "" : "(off)", s->local_dir,
 		 s->group ? s->group : "-", s->fault_threads, s->evict_batch,
 		 s->headroom, s->orphan_grace_s, s->max_regions,
-		 log_level_name(s->log_level),
+		 s->busy_poll_us, s->prefetch, log_level_name(s->log_level),
 		 s->config_file ? s->config_file : "-");
 }
 
@@ -391,6 +391,8 @@ static unsigned note_restart_only(const struct settings *cur,
 	    {"zookeeper", strcmp(cur->zookeeper, n->zookeeper) != 0},
 	    {"zk-timeout", cur->zk_timeout_s != n->zk_timeout_s},
 	    {"zk-gc-grace", cur->zk_gc_grace_s != n->zk_gc_grace_s},
+	    {"busy-poll", cur->busy_poll_us != n->busy_poll_us},
+	    {"prefetch", cur->prefetch != n->prefetch},
 	};
 	unsigned count = 0;
 

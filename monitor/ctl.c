@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "coord.h"
 #include "evict.h"
+#include "lat.h"
 #include "log.h"
 #include "parse.h"
 #include "reg.h"
@@ -177,11 +178,13 @@ enum cmd {
 	CMD_CLUSTER,
 	CMD_TIERS,
 	CMD_QUIT,
+	CMD_LATENCY,
 };
 
 static const struct {
 	const char *name, *abbrev, *arg;
 	int privileged;
+	int optional; /* the argument may be left out */
 } cmds[] = {
 	[CMD_STATS] = { "stats", "s", NULL, 0 },
 	[CMD_RESIZE] = { "resize", "r", "PAGES", 1 },
@@ -194,6 +197,7 @@ static const struct {
 	[CMD_CLUSTER] = { "cluster", "k", NULL, 0 },
 	[CMD_TIERS] = { "tiers", "m", NULL, 0 },
 	[CMD_QUIT] = { "quit", "q", NULL, 0 },
+	[CMD_LATENCY] = { "latency", "h", "STAGE", 0, 1 },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -223,6 +227,35 @@ static void ctl_error(struct monitor *m, struct out *o, const char *fmt, ...)
 	out_printf(o, "ERROR %s\r\n", msg);
 }
 
+static void lat_line(struct out *o, enum lat_stage s)
+{
+	struct lat_summary l;
+
+	lat_summarize(s, &l);
+	out_printf(o,
+		   "LAT %s count=%" PRIu64 " mean_us=%.1f p50_us=%.1f "
+		   "p99_us=%.1f p999_us=%.1f max_us=%.1f\r\n",
+		   lat_stage_name(s), l.count, l.mean_ns / 1e3, l.p50_ns / 1e3,
+		   l.p99_ns / 1e3, l.p999_ns / 1e3, l.max_ns / 1e3);
+}
+
+/* Per-stage latency percentiles, every stage or the one named. */
+static void cmd_latency(struct monitor *m, struct out *o, const char *arg)
+{
+	int s = arg ? lat_stage_find(arg) : -1;
+
+	if (arg && s < 0) {
+		ctl_error(m, o, "unknown stage '%.64s' (fault, zeropage, "
+				"copy, backend_read, backend_write, evict)",
+			  arg);
+		return;
+	}
+	for (int i = 0; i < LAT_NSTAGES; i++)
+		if (s < 0 || s == i)
+			lat_line(o, (enum lat_stage)i);
+	out_printf(o, "END\r\n");
+}
+
 /* Returns 1 when the connection should be closed. */
 static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 		       struct out *o)
@@ -241,10 +274,13 @@ static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 		ctl_error(m, o, "unknown command '%.64s'", word);
 		return 0;
 	}
-	if ((cmds[cmd].arg && !arg) || (!cmds[cmd].arg && arg) || extra) {
-		ctl_error(m, o, "usage: %s%s%s", cmds[cmd].name,
-			  cmds[cmd].arg ? " " : "",
-			  cmds[cmd].arg ? cmds[cmd].arg : "");
+	if ((cmds[cmd].arg && !arg && !cmds[cmd].optional) ||
+	    (!cmds[cmd].arg && arg) || extra) {
+		ctl_error(m, o, "usage: %s%s%s%s", cmds[cmd].name,
+			  cmds[cmd].arg ? (cmds[cmd].optional ? " [" : " ")
+					: "",
+			  cmds[cmd].arg ? cmds[cmd].arg : "",
+			  cmds[cmd].optional ? "]" : "");
 		return 0;
 	}
 	if (cmds[cmd].privileged && !c->peer.allowed) {
@@ -298,6 +334,7 @@ static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 	}
 	case CMD_CLEARSTATS:
 		stats_reset(&m->stats);
+		lat_reset();
 		out_printf(o, "OK\r\n");
 		break;
 	case CMD_STOP:
@@ -322,6 +359,9 @@ static int ctl_command(struct monitor *m, struct ctl_conn *c, char *line,
 		break;
 	case CMD_QUIT:
 		return 1;
+	case CMD_LATENCY:
+		cmd_latency(m, o, arg);
+		break;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "evict.h"
 #include "fault.h"
+#include "lat.h"
 #include "log.h"
 #include "pagestate.h"
 #include "region.h"
@@ -277,9 +278,12 @@ static unsigned evict_pages(struct monitor *m, struct evict_ctx *ctx,
 			ctx->failed[nfail++] = ctx->keys[i].pgoff;
 		}
 	}
-	if (k)
+	if (k) {
+		uint64_t t0 = lat_now();
 		m->be_ops->multi_put(ctx->conn, r->br, ctx->keys, ctx->bufs, k,
 				     ctx->res);
+		lat_since(LAT_backend_write, t0);
+	}
 	for (unsigned i = 0; i < k; i++) {
 		uint8_t old = ctx->oldloc[i];
 		if (ctx->res[i]) {
@@ -429,7 +433,9 @@ unsigned evict_run(struct monitor *m, struct evict_ctx *ctx, unsigned max)
 			atomic_store(&ev->cursor, cur);
 		}
 		if (n) {
+			uint64_t t0 = lat_now();
 			n = evict_pages(m, ctx, r, n);
+			lat_since(LAT_evict, t0);
 			region_put(m, r);
 			return n;
 		}
@@ -472,6 +478,7 @@ static void *evictor_main(void *arg)
 	struct monitor *m = arg;
 	struct evictor *ev = m->evictor;
 
+	lat_thread_register();
 	for (;;) {
 		pthread_mutex_lock(&ev->lock);
 		while (!ev->kicked && ev->running) {

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "monitor.h"
+#include "prefetch.h"
 #include "proto.h"
 
 /* A descriptor the main loop watches; tells what it belongs to. */
@@ -67,6 +68,7 @@ struct region {
 	uint64_t hand;		/* clock hand */
 	_Atomic uint64_t resident;
 	struct region_stats st;
+	struct pf_state pf;	/* fault runs, under lock */
 
 	_Atomic int refs;
 	_Atomic int dead;	/* unpublished: stop serving */

@@ -40,6 +40,8 @@ enum {
 	OPT_ZK_TIMEOUT,
 	OPT_ZK_GC_GRACE,
 	OPT_MEM_PATH,
+	OPT_BUSY_POLL,
+	OPT_PREFETCH,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +70,8 @@ static const struct option long_options[] = {
 	{ "zk-timeout", required_argument, NULL, OPT_ZK_TIMEOUT },
 	{ "zk-gc-grace", required_argument, NULL, OPT_ZK_GC_GRACE },
 	{ "mem-path", required_argument, NULL, OPT_MEM_PATH },
+	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -118,6 +122,11 @@ void settings_usage(FILE *out)
 "  --zk-timeout=SECONDS   give up reaching ZooKeeper at start (default 10)\n"
 "  --zk-gc-grace=SECONDS  delete the pages of a region whose monitor died\n"
 "                         after this long (default 300)\n"
+"  --busy-poll=US         a fault thread busy-polls up to US microseconds\n"
+"                         for the next fault before sleeping, adapting\n"
+"                         within that bound; 0 disables (default %d)\n"
+"  --prefetch=PAGES       most pages fetched ahead of a sequential or\n"
+"                         strided fault run, 0-%d; 0 disables (default %d)\n"
 "  --log-level=LEVEL      error, warn, info or debug (default info)\n"
 "  --config=FILE          read settings from FILE first (key = value lines,\n"
 "                         see monitor.conf(5)); the command line wins\n"
@@ -127,7 +136,8 @@ void settings_usage(FILE *out)
 "  -h, --help             show this help and exit\n"
 "      --version          show the version and exit\n",
 		backend_names(), FM_DEFAULT_SOCKET, FM_DEFAULT_RUN_DIR,
-		FM_DEFAULT_CTL_PORT, FM_DEFAULT_LOCAL_DIR);
+		FM_DEFAULT_CTL_PORT, FM_DEFAULT_LOCAL_DIR, FM_DEFAULT_BUSY_POLL,
+		FM_PREFETCH_MAX, FM_DEFAULT_PREFETCH);
 }
 
 static void settings_defaults(struct settings *s)
@@ -149,6 +159,8 @@ static void settings_defaults(struct settings *s)
 	s->max_regions = 256;
 	s->zk_timeout_s = 10;
 	s->zk_gc_grace_s = 300;
+	s->busy_poll_us = FM_DEFAULT_BUSY_POLL;
+	s->prefetch = FM_DEFAULT_PREFETCH;
 	s->log_level = LOG_INFO;
 }
 
@@ -465,6 +477,16 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 				return bad_value(name, optarg,
 						 "empty or too long");
 			strcpy(s->mem_path, optarg);
+			break;
+		case OPT_BUSY_POLL:
+			if (num_opt(name, optarg, 0, 10000, &v))
+				return -1;
+			s->busy_poll_us = (unsigned)v;
+			break;
+		case OPT_PREFETCH:
+			if (num_opt(name, optarg, 0, FM_PREFETCH_MAX, &v))
+				return -1;
+			s->prefetch = (unsigned)v;
 			break;
 		case OPT_CONFIG:
 			if (path_opt(name, optarg, 4096))

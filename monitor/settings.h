@@ -8,6 +8,10 @@
 
 #include "log.h"
 
+#define FM_DEFAULT_BUSY_POLL 0
+#define FM_DEFAULT_PREFETCH 32
+#define FM_PREFETCH_MAX 64
+
 struct settings {
 	uint64_t cache_size;	  /* pages resident at most (20000 = 80 MiB) */
 	const char *backend;	  /* "local" unless a locator is given */
@@ -33,6 +37,8 @@ struct settings {
 	char zookeeper[512];	  /* HOST:PORT[,...]; empty: no cluster */
 	unsigned zk_timeout_s;	  /* give up connecting at start after this */
 	unsigned zk_gc_grace_s;	  /* orphaned regions' pages kept this long */
+	unsigned busy_poll_us;	  /* fault thread spin bound, 0: none */
+	unsigned prefetch;	  /* max prefetch window (pages), 0: off */
 	enum log_level log_level;
 	const char *config_file;  /* --config, NULL: none */
 	/* Test-only: break eviction on purpose (negative controls). */

@@ -30,7 +30,13 @@
 	X(regions_dropped, "regions released or lost with their client")      \
 	X(registrations_rejected, "registration messages refused")            \
 	X(ctl_errors, "control commands answered with ERROR")                 \
-	X(ctl_denied, "privileged control commands refused")
+	X(ctl_denied, "privileged control commands refused")                  \
+	X(busy_poll_hits, "faults a busy-polling fault thread caught")         \
+	X(busy_poll_misses, "busy-poll spells that ended with no fault")       \
+	X(busy_poll_spin_us, "microseconds fault threads spent busy-polling")  \
+	X(prefetch_issued, "pages fetched ahead of a fault run")               \
+	X(prefetch_hits, "prefetched pages the run went past (used)")          \
+	X(prefetch_wasted, "prefetched pages evicted or left before use")
 
 struct stats {
 #define X(name, desc) _Atomic uint64_t name;

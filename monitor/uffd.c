@@ -20,6 +20,21 @@ int uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len,
 	return ioctl(uffd, UFFDIO_COPY, &c) < 0 ? -errno : 0;
 }
 
+int uffd_copy_done(int uffd, uint64_t dst, const void *src, uint64_t len,
+		   int write_protect, uint64_t *done)
+{
+	struct uffdio_copy c = {
+		.dst = dst,
+		.src = (uintptr_t)src,
+		.len = len,
+		.mode = write_protect ? UFFDIO_COPY_MODE_WP : 0,
+	};
+	int ret = ioctl(uffd, UFFDIO_COPY, &c) < 0 ? -errno : 0;
+
+	*done = ret == 0 ? len : c.copy > 0 ? (uint64_t)c.copy : 0;
+	return ret;
+}
+
 int uffd_zeropage(int uffd, uint64_t dst, uint64_t len)
 {
 	struct uffdio_zeropage z = { .range = { .start = dst, .len = len } };

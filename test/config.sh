@@ -45,8 +45,10 @@ expect_bad 3 "invalid value 'loud' for --log-level" "# c" "" "log-level = loud"
 expect_bad 3 "invalid value 'nohost' for --zookeeper" "# c" "" "zookeeper = nohost"
 expect_bad 3 "invalid value '0' for --zk-timeout" "# c" "" "zk-timeout = 0"
 expect_bad 3 "invalid value 'x' for --zk-gc-grace" "# c" "" "zk-gc-grace = x"
+expect_bad 3 "invalid value '65' for --prefetch" "# c" "" "prefetch = 65"
+expect_bad 3 "invalid value 'fast' for --busy-poll" "# c" "" "busy-poll = fast"
 # Keys and syntax.
-expect_bad 2 "unknown key 'prefetch'" "cache_size = 10" "prefetch = 1"
+expect_bad 2 "unknown key 'readahead'" "cache_size = 10" "readahead = 1"
 expect_bad 1 "expected 'key = value'" "cache_size 10"
 expect_bad 1 "bad key" "Cache_Size = 10"
 expect_bad 1 "'config' cannot be set" "config = /etc/other.conf"
@@ -93,10 +95,12 @@ evict-batch = 32
 headroom = 11
 orphan-grace = 7
 max-regions = 9
+busy-poll = 5
+prefetch = 8
 log-level = debug
 CONF
 start_conf "$TMP/m1.log"
-want="cache_size=300 backend=local locator=- socket=$TMP/run/reg.sock run-dir=$TMP/run ctl-socket=$CTL2 ctl-tcp=127.0.0.1:$PORT local-dir=$TMP/pages group=$GRP fault-threads=3 evict-batch=32 headroom=11 orphan-grace=7 max-regions=9 log-level=debug config=$CONF"
+want="cache_size=300 backend=local locator=- socket=$TMP/run/reg.sock run-dir=$TMP/run ctl-socket=$CTL2 ctl-tcp=127.0.0.1:$PORT local-dir=$TMP/pages group=$GRP fault-threads=3 evict-batch=32 headroom=11 orphan-grace=7 max-regions=9 busy-poll=5 prefetch=8 log-level=debug config=$CONF"
 grep -qF "settings: $want" "$TMP/m1.log" || { grep settings: "$TMP/m1.log"; fail "settings from the file not in effect"; }
 [ "$(stat_of cache_size)" = 300 ] && [ "$(stat_of cache_headroom)" = 11 ] &&
 	[ "$(stat_of fault_threads)" = 3 ] || fail "stats disagree with the file"

@@ -17,8 +17,12 @@ for name in $("$UI" "$CTL" stats | awk '$1 == "STAT" { print $2 }' |
 	sort -u); do
 	grep -qF "\`$name\`" "$DOC" || { echo "undocumented stat: $name"; missing=1; }
 done
-for cmd in stats resize evict listpids disconnectpid clearstats stop version cluster tiers; do
+for cmd in stats resize evict listpids disconnectpid clearstats stop version cluster tiers latency; do
 	grep -qF "\`$cmd\`" "$DOC" || { echo "undocumented command: $cmd"; missing=1; }
+done
+# Every latency stage `ui latency` prints.
+for stage in $("$UI" "$CTL" latency | awk '$1 == "LAT" { print $2 }'); do
+	grep -qF "\`$stage\`" "$DOC" || { echo "undocumented latency stage: $stage"; missing=1; }
 done
 [ $missing = 0 ] || fail "doc/protocol.md is incomplete"
 pass "all stats and commands documented"

@@ -3,7 +3,9 @@
  * It creates an elastic region through libfluidmem and checks that every
  * byte it wrote comes back:
  *   integrity  threads own slices; each round verifies the previous
- *              round's full-page pattern, then writes a new one
+ *              round's full-page pattern, then writes a new one, in a
+ *              shuffled order or (--order seq|rev) in address order,
+ *              ascending or descending, every --stride-th page at a time
  *   race       threads hammer counters in shared pages; a counter that
  *              is not what its thread last wrote is a lost write
  *   hold       write patterns, wait for "verify" on stdin, verify them,
@@ -36,6 +38,8 @@ static struct {
 	uint64_t pages;
 	unsigned threads;
 	unsigned rounds;
+	int seq;	/* integrity: 1 ascending, -1 descending, 0 shuffled */
+	unsigned stride; /* integrity, in order: every stride-th page first */
 	uint64_t iters;
 	double seconds;
 	const char *socket;
@@ -47,7 +51,7 @@ static struct {
 	_Atomic uint64_t sigbus;
 	_Atomic int stop;
 } w = { .mode = MODE_INTEGRITY, .pages = 1024, .threads = 4, .rounds = 4,
-	.iters = 1000000 };
+	.iters = 1000000, .stride = 1 };
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -103,11 +107,21 @@ static void *integrity_thread(void *arg)
 	uint64_t rng = t + 1;
 	double end = w.seconds > 0 ? now_s() + w.seconds : 0;
 
-	for (uint64_t i = 0; i < n; i++)
-		order[i] = first + i;
+	/* In order: pages first, first+stride, ..., then first+1, ... */
+	uint64_t o = 0;
+	for (uint64_t j = 0; j < w.stride && j < n; j++)
+		for (uint64_t i = j; i < n; i += w.stride)
+			order[o++] = first + i;
+	if (w.seq < 0)
+		for (uint64_t i = 0; i < n / 2; i++) {
+			uint64_t tmp = order[i];
+			order[i] = order[n - 1 - i];
+			order[n - 1 - i] = tmp;
+		}
 	uint64_t r;
 	for (r = 0; r < w.rounds || (end && now_s() < end); r++) {
-		shuffle(order, n, &rng);
+		if (!w.seq)
+			shuffle(order, n, &rng);
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t pg = order[i];
 			if (r > 0 && !page_check(pg, r - 1)) {
@@ -123,7 +137,8 @@ static void *integrity_thread(void *arg)
 		}
 		atomic_fetch_add(&w.accesses, 2 * n);
 	}
-	shuffle(order, n, &rng);
+	if (!w.seq)
+		shuffle(order, n, &rng);
 	for (uint64_t i = 0; i < n; i++)
 		if (!page_check(order[i], r - 1))
 			atomic_fetch_add(&w.mismatches, 1);
@@ -219,7 +234,8 @@ static void usage(void)
 		"usage: fm_worker [--mode integrity|race|hold|discard] "
 		"[--pages N] [--threads N]\n"
 		"                 [--rounds N] [--iters N] [--seconds S] "
-		"[--socket PATH] [--name NAME]\n");
+		"[--socket PATH] [--name NAME]\n"
+		"                 [--order random|seq|rev] [--stride N]\n");
 	exit(2);
 }
 
@@ -234,6 +250,8 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "order", required_argument, NULL, 'o' },
+		{ "stride", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fm_region_opts ro = { 0 };
@@ -275,6 +293,21 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			w.name = optarg;
+			break;
+		case 'd':
+			w.stride = (unsigned)atoi(optarg);
+			if (w.stride < 1 || w.stride > 1024)
+				usage();
+			break;
+		case 'o':
+			if (!strcmp(optarg, "seq"))
+				w.seq = 1;
+			else if (!strcmp(optarg, "rev"))
+				w.seq = -1;
+			else if (!strcmp(optarg, "random"))
+				w.seq = 0;
+			else
+				usage();
 			break;
 		default:
 			usage();

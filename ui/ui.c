@@ -39,6 +39,10 @@ static void usage(FILE *out)
 "  version [v]           show the monitor's version\n"
 "  cluster [k]           monitors and memory servers ZooKeeper knows\n"
 "  tiers [m]             the --mem-path tiers: capacity, use, demotions\n"
+"  latency [h] [STAGE]   per-stage latency: count, mean, p50, p99, p999\n"
+"                        and max in microseconds; STAGE is fault,\n"
+"                        zeropage, copy, backend_read, backend_write\n"
+"                        or evict (default all)\n"
 "\n"
 "Exit status: 0 success, 1 the monitor answered ERROR, 2 usage or\n"
 "connection error.\n",
