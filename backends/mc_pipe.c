@@ -4,6 +4,14 @@
  * expiry, key, value) and one NOOP at the end, all in one sendmsg. Quiet
  * sets answer only on failure, with the opaque we gave them (the item's
  * index), so the one NOOP answer settles the whole batch.
+ *
+ * A batch the server took but did not answer in time is not abandoned by
+ * closing the connection: the server may still apply it later, after a
+ * newer copy of the same page written over a new connection, and that
+ * stale copy would pass every check. The connection is kept, the batch's
+ * pages count as failed (they stay resident and dirty), and the next
+ * batch first takes in the owed answer: on one connection, whatever the
+ * server applies late is applied before anything written after it.
  */
 #include "config.h"
 #include "mc_pipe.h"
@@ -44,6 +52,7 @@ struct mc_pipe {
 	int fd;
 	uint64_t retry_at; /* no reconnect before (after a failure) */
 	int done;	   /* the NOOP answered */
+	int owed;	   /* a timed-out batch's NOOP answer is still due */
 	unsigned char op;  /* of the batch in flight */
 	unsigned char hdr[MC_PIPE_MAX + 1][HDR_LEN + SET_EXTRAS];
 	struct iovec iov[IOV_PER_ITEM * MC_PIPE_MAX + 1];
@@ -139,6 +148,7 @@ fail:
 
 static void pipe_drop(struct mc_pipe *p)
 {
+	p->owed = 0;
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
@@ -276,9 +286,15 @@ static int pipe_read(struct mc_pipe *p, struct mc_pipe_item *items,
 			return -EPROTO;
 		if (p->rlen - off < HDR_LEN + body)
 			break;
-		if (h[1] == OP_NOOP && opaque == NOOP_OPAQUE)
-			p->done = 1;
-		else if (h[1] == p->op && opaque < n && !p->done)
+		if (h[1] == OP_NOOP && opaque == NOOP_OPAQUE) {
+			if (p->owed)
+				p->owed = 0; /* the timed-out batch's */
+			else
+				p->done = 1;
+		} else if (p->owed) {
+			/* A late failure in the timed-out batch, whose
+			 * pages were already counted as failed. */
+		} else if (h[1] == p->op && opaque < n && !p->done)
 			/* Deleting what is not there is no failure. */
 			items[opaque].res = st == 0 || (st == 0x0001 &&
 						p->op == OP_DELETEQ)
@@ -376,6 +392,23 @@ static int pipe_send(struct mc_pipe *p, struct mc_pipe_item *items,
 	return 0;
 }
 
+/* Take in the answer a timed-out batch still owes, without waiting. */
+static int pipe_drain(struct mc_pipe *p)
+{
+	short got;
+	int ret;
+
+	while (p->owed) {
+		ret = pipe_wait_ms(p, POLLIN, &got, 0);
+		if (ret)
+			return ret; /* -ETIMEDOUT: the server is still stuck */
+		ret = pipe_read(p, NULL, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int pipe_run(struct mc_pipe *p, unsigned char op,
 		    struct mc_pipe_item *items, unsigned n)
 {
@@ -389,18 +422,25 @@ static int pipe_run(struct mc_pipe *p, unsigned char op,
 	build_request(p, items, n, &niov);
 	if (p->fd < 0)
 		ret = pipe_connect(p);
+	else if (p->owed)
+		ret = pipe_drain(p);
+	if (ret == -ETIMEDOUT && p->owed)
+		goto out; /* still stuck: send nothing, keep the connection */
 	p->done = 0;
 	if (ret == 0)
 		ret = pipe_send(p, items, n, niov);
 	while (ret == 0 && !p->done) {
 		ret = pipe_wait(p, POLLIN, &got);
-		if (ret == 0)
+		if (ret == -ETIMEDOUT)
+			p->owed = 1; /* all sent, not answered: keep it */
+		else if (ret == 0)
 			ret = pipe_read(p, items, n);
 	}
 	if (ret == 0 && p->rlen)
 		ret = -EPROTO; /* an answer after the NOOP's: out of step */
-	if (ret)
+	if (ret && !(ret == -ETIMEDOUT && p->owed))
 		pipe_drop(p);
+out:
 	/* Unanswered quiet sets succeeded if the NOOP came back. */
 	for (unsigned i = 0; i < n; i++)
 		if (items[i].res == 1)
