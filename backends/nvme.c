@@ -972,12 +972,28 @@ static void nvme_stats(struct backend *be, stats_emit_fn emit, void *arg)
 	     atomic_load(&be->inplace_writes));
 }
 
+/* Option parsing: a malformed locator is refused before start-up. */
+static int nvme_check(const char *loc, char *err, size_t errlen)
+{
+	struct backend *be = calloc(1, sizeof(*be));
+	char meta[sizeof(be->meta)];
+	uint64_t size;
+	int ret;
+
+	if (!be)
+		return -ENOMEM;
+	ret = nvme_parse(be, loc, &size, meta, sizeof(meta), err, errlen);
+	free(be);
+	return ret;
+}
+
 const struct backend_ops nvme_backend = {
     .name = "nvme",
     .description = "page slots in a file or block device, O_DIRECT + "
 		   "io_uring (--locator=PATH[;size=SIZE])",
     .drops_by_region = 1,
     .open = nvme_open,
+    .check = nvme_check,
     .close = nvme_close,
     .region_open = nvme_region_open,
     .region_close = nvme_region_close,

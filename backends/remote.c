@@ -720,11 +720,32 @@ static void remote_stats(struct backend *be, stats_emit_fn emit, void *arg)
 	}
 }
 
+/* Option parsing: a malformed locator or an unusable secret file is
+ * refused before start-up (nothing is contacted). */
+static int remote_check(const char *loc, char *err, size_t errlen)
+{
+	struct backend *be;
+	int ret;
+
+	if (!loc) {
+		snprintf(err, errlen, "the remote backend needs "
+			 "--locator=tcp://HOST:PORT;secret-file=PATH");
+		return -EINVAL;
+	}
+	be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	ret = locator_parse(loc, be, err, errlen);
+	free(be);
+	return ret;
+}
+
 const struct backend_ops remote_backend = {
 	.name = "remote",
 	.description = "a memserver's DRAM over tcp:// or rdma://",
 	.drops_by_region = 0,
 	.open = remote_open,
+	.check = remote_check,
 	.close = remote_close,
 	.region_open = remote_region_open,
 	.region_close = remote_region_close,

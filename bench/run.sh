@@ -350,6 +350,22 @@ if [ -x "$MEMSERVER" ]; then
 else
 	echo "memserver is not built: remote backend figures skipped" >>"$NOTES"
 fi
+# Tier chains (--mem-path): the chain's own cost, with the pages on its
+# first tier (local files) and with nearly all of them on its second
+# (memcached: a 16-page first tier spills at once); ratios to the plain
+# local and memcached fetches of this run.
+if [ $HAVE_MC = 1 ]; then
+	start_monitor chain0 --cache_size="$FL_PAGES" $NOPF \
+		"--mem-path=local:$(( FL_PAGES * PS * 2 / 1024 ))K|memcached:--SERVER=127.0.0.1:$MC_PORT:1G"
+	run "faults: chain, pages on tier 0 (local)" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --prefix=fm.chain_t0.t1r1
+	stop_monitor
+	start_monitor chain1 --cache_size="$FL_PAGES" $NOPF \
+		"--mem-path=local:64K|memcached:--SERVER=127.0.0.1:$MC_PORT:1G"
+	run "faults: chain, pages on tier 1 (memcached)" "$B/fault_latency" --socket="$SOCK" --ctl="$CTL" \
+		--pages="$FL_PAGES" --prefix=fm.chain_t1.t1r1
+	stop_monitor
+fi
 
 # ---------------------------------------------------------------- workloads
 WORKLOADS="uniform:10 uniform:50 zipf:10 zipf:50 seq:10 seq:50"
@@ -500,7 +516,7 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local local_cpu0 local_bp50 mc nvme ms; do
+for be in local local_cpu0 local_bp50 mc nvme ms chain_t0 chain_t1; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
@@ -511,6 +527,8 @@ for be in local local_cpu0 local_bp50 mc nvme ms; do
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
 			       elif [ $be = local_cpu0 ]; then base=$(get uffd.copy.poll_samecpu.p50_us)
 			       elif [ $be = ms ]; then base=$(get fm.mc.$tr.fetch.p50_us)
+			       elif [ $be = chain_t0 ]; then base=$(get fm.local.$tr.fetch.p50_us)
+			       elif [ $be = chain_t1 ]; then base=$(get fm.mc.$tr.fetch.p50_us)
 			       elif [ $be = nvme ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get nvme.read.p50_us)")
 			       else base=$(get uffd.copy.poll.p50_us); fi ;;
 			*) base=$(get fm.$be.$tr.fetch.p50_us) ;;
@@ -529,6 +547,7 @@ echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll; local_cpu
 echo "  mc fetch -> uffd.copy.poll + mc.get; nvme fetch -> uffd.copy.poll + nvme.read;"
 echo "  steady_* -> the same run's fetch p50"
 echo "  ms (remote backend, memserver over TCP loopback) fetch -> the same run's mc fetch p50"
+echo "  chain_t0 / chain_t1 (--mem-path, pages on tier 0 local / tier 1 memcached) fetch -> the same run's local / mc fetch p50"
 if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
 	echo "  nvme / local, same run:"
 	for tr in t1r1 t4r1 t4r4; do
