@@ -521,11 +521,6 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 		return fail("backend '%s' is not in this build (it has: %s); "
 			    "reconfigure with --enable-%s",
 			    s->backend, backend_names(), s->backend);
-	const struct backend_ops *ops = backend_find(s->backend);
-	char why[512];
-	if (ops->check && ops->check(s->locator[0] ? s->locator : NULL, why,
-				     sizeof(why)))
-		return fail("%s%s", s->mem_path[0] ? "--mem-path: " : "", why);
 	if (strcmp(s->backend, "memcached") == 0 && !nloc)
 		return fail("the memcached backend needs a LOCATOR, e.g. "
 			    "--SERVER=127.0.0.1:11211");
@@ -535,6 +530,12 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 	if (strcmp(s->backend, "nvme") == 0 && !nloc)
 		return fail("the nvme backend needs a LOCATOR, e.g. "
 			    "--locator='/var/lib/fluidmem/pages;size=8G'");
+	/* The backend's own look at its locator, still before start-up. */
+	const struct backend_ops *ops = backend_find(s->backend);
+	char why[512];
+	if (ops->check && ops->check(s->locator[0] ? s->locator : NULL, why,
+				     sizeof(why)))
+		return fail("%s%s", s->mem_path[0] ? "--mem-path: " : "", why);
 	if (!s->ctl_socket) {
 		snprintf(s->ctl_socket_buf, sizeof(s->ctl_socket_buf),
 			 "%s/ctl.sock", s->run_dir);

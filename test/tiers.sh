@@ -26,6 +26,12 @@ bad_spec 'local:4K' 'under 16 pages'
 bad_spec 'floppy:64' 'unknown kind'
 bad_spec 'local:64|local:64' 'one local tier'
 bad_spec 'a:1|b:1|c:1|d:1|e:1|f:1|g:1|h:1|i:1' 'at most 8 tiers'
+# Each tier's locator is checked by its own backend, before start-up.
+bad_spec 'local:/x:64' 'takes no locator'
+bad_spec 'remote:127.0.0.1:1:1M' 'secret-file=PATH is required'
+bad_spec "remote:127.0.0.1:1;secret-file=$TMP/none:1M" "secret file $TMP/none"
+"$MONITOR" --help | grep -q nvme &&
+	bad_spec 'nvme:/tmp/x;bogus=1:1M' 'bad nvme locator option "bogus=1"'
 out=$("$MONITOR" --run-dir="$TMP/bad" --socket="$TMP/bad/s" --ctl-tcp=none \
 	--mem-path='local:64' --SERVER=127.0.0.1:1 2>&1) && fail "mem-path + LOCATOR accepted"
 echo "$out" | grep -q "one or the other" || fail "mem-path + LOCATOR: $out"
