@@ -3,7 +3,7 @@
 # private _topdir, and the binary RPMs hold what fluidmem.spec says. Runs
 # with --nodeps: on Debian the BuildRequires (Fedora names) are not in the
 # rpm database. Also builds --without memcached --with zookeeper --without
-# nvme. Not in `make check` (it runs make dist and make check itself);
+# nvme --with rdma. Not in `make check` (it runs make dist and make check itself);
 # scripts/test.sh runs it.
 . "${top_srcdir:-.}/test/lib.sh"
 command -v rpmbuild >/dev/null || fail "rpmbuild missing (Debian: apt-get install rpm)"
@@ -69,10 +69,11 @@ grep -q "^ExecStart=/usr/bin/monitor --config=/etc/fluidmem/monitor.conf$" \
 readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'libzookeeper' && fail "default build links ZooKeeper"
 
 # The conditionals the other way round.
-build alt --without memcached --with zookeeper --without nvme
+build alt --without memcached --with zookeeper --without nvme --with rdma
 mkdir "$TMP/alt-root" && (cd "$TMP/alt-root" &&
 	rpm2cpio "$(ls "$TMP"/alt/RPMS/*/fluidmem-"$version"-*.rpm | head -1)" | cpio -idm --quiet) || fail "unpack"
 "$TMP/alt-root/usr/bin/monitor" --help | grep -q "backend: local, remote, chain (default" ||
 	fail "--without memcached still has memcached: $("$TMP/alt-root/usr/bin/monitor" --help | grep backend:)"
 readelf -d "$TMP/alt-root/usr/bin/monitor" | grep -q 'libzookeeper_mt' || fail "--with zookeeper did not link ZooKeeper"
+readelf -d "$TMP/alt-root/usr/sbin/memserver" | grep -q 'librdmacm' || fail "--with rdma did not link librdmacm into memserver"
 pass "rpmbuild -ta: fluidmem, -libs, -devel and the source RPM hold what the spec says"
