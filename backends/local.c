@@ -9,6 +9,7 @@
 #include "config.h"
 #include "backend.h"
 #include "crc32c.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,24 +44,6 @@ struct backend_conn {
 	struct backend *be;
 };
 
-static int mkdir_p(const char *path)
-{
-	char buf[256];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int local_check(const char *locator, char *err, size_t errlen)
 {
 	if (!locator)
@@ -89,7 +72,7 @@ static int local_open(const struct backend_params *p, struct backend **out,
 		return -ENOMEM;
 	strcpy(be->dir, p->local_dir);
 	be->page_size = p->page_size;
-	ret = mkdir_p(be->dir);
+	ret = fs_mkdir_p(be->dir);
 	if (ret == 0) {
 		be->dirfd = open(be->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (be->dirfd < 0)

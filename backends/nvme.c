@@ -11,6 +11,7 @@
 #include "config.h"
 #include "backend.h"
 #include "crc32c.h"
+#include "fsutil.h"
 #include "log.h"
 #include "nvme_slots.h"
 #include "parse.h"
@@ -104,24 +105,6 @@ struct backend_conn {
 static int nvme_aligned(const void *p)
 {
 	return ((uintptr_t)p & (NVME_ALIGN - 1)) == 0;
-}
-
-static int nvme_mkdir_p(const char *path)
-{
-	char buf[512];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* "PATH[;size=SIZE][;io=uring|sync][;meta=DIR]" */
@@ -462,7 +445,7 @@ static int nvme_open(const struct backend_params *p, struct backend **out,
 	snprintf(be->meta, sizeof(be->meta), "%s/nvme-%.64s-%08x",
 		 meta[0] ? meta : p->state_dir, base,
 		 crc32c(0, real, strlen(real)));
-	ret = nvme_mkdir_p(be->meta);
+	ret = fs_mkdir_p(be->meta);
 	if (ret == 0) {
 		be->metafd = open(be->meta, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (be->metafd < 0)
