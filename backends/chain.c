@@ -1061,6 +1061,8 @@ static int chain_open(const struct backend_params *p, struct backend **out,
 		goto out;
 	}
 	ret = -pthread_create(&be->demoter, NULL, chain_demoter, be);
+	if (ret == 0)
+		pthread_setname_np(be->demoter, "fm-demote");
 	if (ret) {
 		snprintf(err, errlen, "cannot start the demoter: %s",
 			 strerror(-ret));

@@ -98,3 +98,35 @@ int parse_host_port(const char *s, char *host, unsigned hostlen,
 	*port = (uint16_t)v;
 	return 0;
 }
+
+int parse_cpu_list(const char *s, uint64_t *mask, unsigned ncpus)
+{
+	memset(mask, 0, (ncpus + 63) / 64 * sizeof(*mask));
+	if (!*s)
+		return -EINVAL;
+	for (;;) {
+		char *end;
+		uint64_t lo, hi;
+		int ret = parse_digits(s, &end, &lo);
+
+		if (ret)
+			return ret;
+		hi = lo;
+		if (*end == '-') {
+			ret = parse_digits(end + 1, &end, &hi);
+			if (ret)
+				return ret;
+			if (hi < lo)
+				return -EINVAL;
+		}
+		if (hi >= ncpus)
+			return -ERANGE;
+		for (uint64_t c = lo; c <= hi; c++)
+			mask[c / 64] |= UINT64_C(1) << (c % 64);
+		if (*end == '\0')
+			return 0;
+		if (*end != ',')
+			return -EINVAL;
+		s = end + 1;
+	}
+}

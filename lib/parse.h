@@ -11,5 +11,10 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "HOST:PORT" or "PORT"; host copied into host[hostlen]. */
 int parse_host_port(const char *s, char *host, unsigned hostlen,
 		    uint16_t *port);
+/*
+ * A CPU list as in taskset -c and /proc/PID/status: "0", "0-3,6".
+ * Bit i of mask[i / 64] is CPU i; CPUs at or above @ncpus are -ERANGE.
+ */
+int parse_cpu_list(const char *s, uint64_t *mask, unsigned ncpus);
 
 #endif

@@ -348,14 +348,17 @@ void conf_log(const struct settings *s)
 		 "socket=%s run-dir=%s ctl-socket=%s ctl-tcp=%s:%u%s "
 		 "local-dir=%s group=%s fault-threads=%u evict-batch=%u "
 		 "headroom=%" PRIu64 " orphan-grace=%u max-regions=%u "
-		 "busy-poll=%u prefetch=%u log-level=%s config=%s",
+		 "busy-poll=%u prefetch=%u fault-cpus=%s log-level=%s "
+		 "config=%s",
 		 s->cache_size, s->backend, s->locator[0] ? s->locator : "-",
 		 s->socket_path, s->run_dir,
 		 s->ctl_socket ? s->ctl_socket : "none", s->ctl_host,
 		 s->ctl_port, s->ctl_tcp ? "" : "(off)", s->local_dir,
 		 s->group ? s->group : "-", s->fault_threads, s->evict_batch,
 		 s->headroom, s->orphan_grace_s, s->max_regions,
-		 s->busy_poll_us, s->prefetch, log_level_name(s->log_level),
+		 s->busy_poll_us, s->prefetch,
+		 s->fault_cpus[0] ? s->fault_cpus : "-",
+		 log_level_name(s->log_level),
 		 s->config_file ? s->config_file : "-");
 }
 
@@ -393,6 +396,7 @@ static unsigned note_restart_only(const struct settings *cur,
 	    {"zk-gc-grace", cur->zk_gc_grace_s != n->zk_gc_grace_s},
 	    {"busy-poll", cur->busy_poll_us != n->busy_poll_us},
 	    {"prefetch", cur->prefetch != n->prefetch},
+	    {"fault-cpus", strcmp(cur->fault_cpus, n->fault_cpus) != 0},
 	};
 	unsigned count = 0;
 

@@ -536,6 +536,8 @@ int evict_start(struct monitor *m)
 	m->evictor = ev;
 	evict_resize(m, m->set.cache_size);
 	ret = -pthread_create(&ev->thread, NULL, evictor_main, m);
+	if (ret == 0)
+		pthread_setname_np(ev->thread, "fm-evict");
 	if (ret) {
 		evict_ctx_fini(m, &ev->ctx);
 		m->evictor = NULL;

@@ -20,6 +20,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -761,6 +764,31 @@ static int fault_pf_init(struct monitor *m, struct fault_thread *ft)
 	return 0;
 }
 
+/*
+ * --fault-cpus: a fault thread answering on the CPU the faulting thread
+ * just left wakes it there, not across CPUs (the expensive kind of
+ * wake-up on a VM). Set before creation, so no fault runs elsewhere.
+ */
+static int fault_thread_attr(struct monitor *m, pthread_attr_t *attr)
+{
+	cpu_set_t cpus;
+	int ret = -pthread_attr_init(attr);
+
+	if (ret || !m->set.fault_cpus[0])
+		return ret;
+	CPU_ZERO(&cpus);
+	for (unsigned c = 0; c < FM_MAX_CPUS && c < CPU_SETSIZE; c++)
+		if (m->set.fault_cpu_mask[c / 64] >> (c % 64) & 1)
+			CPU_SET(c, &cpus);
+	ret = -pthread_attr_setaffinity_np(attr, sizeof(cpus), &cpus);
+	if (ret) {
+		log_err("--fault-cpus=%s: %s", m->set.fault_cpus,
+			  strerror(-ret));
+		pthread_attr_destroy(attr);
+	}
+	return ret;
+}
+
 int fault_start(struct monitor *m)
 {
 	struct fault_pool *p = calloc(1, sizeof(*p));
@@ -785,6 +813,13 @@ int fault_start(struct monitor *m)
 		goto fail;
 	}
 	m->faults = p;
+	pthread_attr_t attr;
+	ret = fault_thread_attr(m, &attr);
+	if (ret) {
+		m->faults = NULL;
+		free(p->threads);
+		goto fail;
+	}
 	for (unsigned i = 0; i < m->set.fault_threads; i++) {
 		struct fault_thread *ft = &p->threads[i];
 		ft->m = m;
@@ -796,8 +831,14 @@ int fault_start(struct monitor *m)
 		if (ret == 0)
 			ret = fault_pf_init(m, ft);
 		if (ret == 0)
-			ret = -pthread_create(&ft->thread, NULL, fault_main, ft);
+			ret = -pthread_create(&ft->thread, &attr, fault_main, ft);
+		if (ret == 0) {
+			char name[16];
+			snprintf(name, sizeof(name), "fm-fault%u", i % 1000);
+			pthread_setname_np(ft->thread, name);
+		}
 		if (ret) {
+			pthread_attr_destroy(&attr);
 			evict_ctx_fini(m, &ft->ectx);
 			fault_pf_fini(ft);
 			free(ft->page);
@@ -807,6 +848,7 @@ int fault_start(struct monitor *m)
 		}
 		p->n++;
 	}
+	pthread_attr_destroy(&attr);
 	return 0;
 fail:
 	if (p->epfd >= 0)

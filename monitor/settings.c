@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <grp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ enum {
 	OPT_MEM_PATH,
 	OPT_BUSY_POLL,
 	OPT_PREFETCH,
+	OPT_FAULT_CPUS,
 };
 
 static const struct option long_options[] = {
@@ -72,6 +74,7 @@ static const struct option long_options[] = {
 	{ "mem-path", required_argument, NULL, OPT_MEM_PATH },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "prefetch", required_argument, NULL, OPT_PREFETCH },
+	{ "fault-cpus", required_argument, NULL, OPT_FAULT_CPUS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -110,6 +113,9 @@ void settings_usage(FILE *out)
 "  --group=NAME           group allowed to register regions and run\n"
 "                         privileged ui commands besides root\n"
 "  --fault-threads=N      userfaultfd handler threads (default 2)\n"
+"  --fault-cpus=LIST      run the fault threads only on these CPUs\n"
+"                         (\"0\", \"0-3,6\"): the CPUs of the client or\n"
+"                         guest vCPU threads (default: any CPU)\n"
 "  --evict-batch=N        pages per eviction round, 1-1024 (default 64)\n"
 "  --headroom=PAGES       free cache slots background eviction keeps\n"
 "                         (default cache_size/32, at most 256)\n"
@@ -210,6 +216,39 @@ static int num_opt(const char *opt, const char *val, uint64_t min,
 	snprintf(why, sizeof(why), "expected a whole number from %llu to %llu",
 		 (unsigned long long)min, (unsigned long long)max);
 	return bad_value(opt, val, why);
+}
+
+/* --fault-cpus: a CPU list, every CPU one the monitor may run on. */
+static int cpus_opt(struct settings *s, const char *opt, const char *val)
+{
+	cpu_set_t allowed;
+	char why[128];
+	int ret;
+
+	if (strlen(val) >= sizeof(s->fault_cpus))
+		return bad_value(opt, val, "too long");
+	ret = parse_cpu_list(val, s->fault_cpu_mask, FM_MAX_CPUS);
+	if (ret == -ERANGE) {
+		snprintf(why, sizeof(why), "CPU numbers go up to %d",
+			 FM_MAX_CPUS - 1);
+		return bad_value(opt, val, why);
+	}
+	if (ret)
+		return bad_value(opt, val,
+				 "expected a CPU list such as 0 or 0-3,6");
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return fail("--%s: sched_getaffinity: %s", opt,
+			    strerror(errno));
+	for (unsigned c = 0; c < FM_MAX_CPUS; c++)
+		if ((s->fault_cpu_mask[c / 64] >> (c % 64) & 1) &&
+		    !CPU_ISSET(c, &allowed)) {
+			snprintf(why, sizeof(why),
+				 "CPU %u is offline or not allowed to the "
+				 "monitor (see taskset -p)", c);
+			return bad_value(opt, val, why);
+		}
+	strcpy(s->fault_cpus, val);
+	return 0;
 }
 
 static int path_opt(const char *opt, const char *val, size_t max)
@@ -487,6 +526,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 			if (num_opt(name, optarg, 0, FM_PREFETCH_MAX, &v))
 				return -1;
 			s->prefetch = (unsigned)v;
+			break;
+		case OPT_FAULT_CPUS:
+			if (cpus_opt(s, name, optarg))
+				return -1;
 			break;
 		case OPT_CONFIG:
 			if (path_opt(name, optarg, 4096))

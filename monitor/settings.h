@@ -11,6 +11,7 @@
 #define FM_DEFAULT_BUSY_POLL 0
 #define FM_DEFAULT_PREFETCH 32
 #define FM_PREFETCH_MAX 64
+#define FM_MAX_CPUS 1024
 
 struct settings {
 	uint64_t cache_size;	  /* pages resident at most (20000 = 80 MiB) */
@@ -38,6 +39,8 @@ struct settings {
 	unsigned zk_timeout_s;	  /* give up connecting at start after this */
 	unsigned zk_gc_grace_s;	  /* orphaned regions' pages kept this long */
 	unsigned busy_poll_us;	  /* fault thread spin bound, 0: none */
+	char fault_cpus[256];	  /* --fault-cpus as given; empty: any CPU */
+	uint64_t fault_cpu_mask[FM_MAX_CPUS / 64];
 	unsigned prefetch;	  /* max prefetch window (pages), 0: off */
 	enum log_level log_level;
 	const char *config_file;  /* --config, NULL: none */

@@ -29,6 +29,12 @@ expect_refused "no such group" --group=no-such-group-here
 expect_refused "unexpected argument 'extra'" extra
 expect_refused "needs a LOCATOR" --backend=memcached
 expect_refused "expected clock or recent" --debug-victim=lru
+expect_refused "invalid value 'x' for --fault-cpus: expected a CPU list" --fault-cpus=x
+expect_refused "invalid value '1-0' for --fault-cpus" --fault-cpus=1-0
+expect_refused "invalid value '0,' for --fault-cpus" --fault-cpus=0,
+expect_refused "invalid value '' for --fault-cpus" --fault-cpus=
+expect_refused "CPU numbers go up to 1023" --fault-cpus=4096
+expect_refused "CPU 1000 is offline or not allowed" --fault-cpus=0,1000
 
 # A LOCATOR libmemcached cannot parse: refused at start (exit 1, clear).
 out=$("$MONITOR" --run-dir="$TMP/run" --socket="$TMP/s" --ctl-tcp=none --SERVER=127.0.0.1:1 --cache_size=10 2>&1)

@@ -39,6 +39,24 @@ static int t_parse_size(void)
 	       parse_size("99999999999T", 0, UINT64_MAX, &v) == -ERANGE;
 }
 
+static int t_cpu_list(void)
+{
+	uint64_t m[2];
+
+	return parse_cpu_list("0", m, 128) == 0 && m[0] == 1 && m[1] == 0 &&
+	       parse_cpu_list("1-3,64,127", m, 128) == 0 && m[0] == 0xe &&
+	       m[1] == (1 | UINT64_C(1) << 63) &&
+	       parse_cpu_list("5-5", m, 128) == 0 && m[0] == 0x20 &&
+	       parse_cpu_list("128", m, 128) == -ERANGE &&
+	       parse_cpu_list("3-1", m, 128) == -EINVAL &&
+	       parse_cpu_list("1,", m, 128) == -EINVAL &&
+	       parse_cpu_list(",1", m, 128) == -EINVAL &&
+	       parse_cpu_list("1-", m, 128) == -EINVAL &&
+	       parse_cpu_list("-1", m, 128) == -EINVAL &&
+	       parse_cpu_list("", m, 128) == -EINVAL &&
+	       parse_cpu_list("1 2", m, 128) == -EINVAL;
+}
+
 static int t_host_port(void)
 {
 	char host[64];
@@ -159,6 +177,7 @@ static const struct {
 } tests[] = {
 	{ "parse_u64", t_parse_u64 },
 	{ "parse_size", t_parse_size },
+	{ "cpu_list", t_cpu_list },
 	{ "parse_host_port", t_host_port },
 	{ "crc32c", t_crc32c },
 	{ "crc32c_lanes", t_crc32c_lanes },
