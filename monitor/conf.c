@@ -348,8 +348,8 @@ void conf_log(const struct settings *s)
 		 "socket=%s run-dir=%s ctl-socket=%s ctl-tcp=%s:%u%s "
 		 "local-dir=%s group=%s fault-threads=%u evict-batch=%u "
 		 "headroom=%" PRIu64 " orphan-grace=%u max-regions=%u "
-		 "busy-poll=%u prefetch=%u fault-cpus=%s log-level=%s "
-		 "config=%s",
+		 "busy-poll=%u prefetch=%u fault-cpus=%s "
+		 "compressed-cache=%" PRIu64 " log-level=%s config=%s",
 		 s->cache_size, s->backend, s->locator[0] ? s->locator : "-",
 		 s->socket_path, s->run_dir,
 		 s->ctl_socket ? s->ctl_socket : "none", s->ctl_host,
@@ -357,7 +357,7 @@ void conf_log(const struct settings *s)
 		 s->group ? s->group : "-", s->fault_threads, s->evict_batch,
 		 s->headroom, s->orphan_grace_s, s->max_regions,
 		 s->busy_poll_us, s->prefetch,
-		 s->fault_cpus[0] ? s->fault_cpus : "-",
+		 s->fault_cpus[0] ? s->fault_cpus : "-", s->zcache_bytes,
 		 log_level_name(s->log_level),
 		 s->config_file ? s->config_file : "-");
 }
@@ -397,6 +397,7 @@ static unsigned note_restart_only(const struct settings *cur,
 	    {"busy-poll", cur->busy_poll_us != n->busy_poll_us},
 	    {"prefetch", cur->prefetch != n->prefetch},
 	    {"fault-cpus", strcmp(cur->fault_cpus, n->fault_cpus) != 0},
+	    {"compressed-cache", cur->zcache_bytes != n->zcache_bytes},
 	};
 	unsigned count = 0;
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "reg.h"
 #include "region.h"
+#include "zcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,9 +108,19 @@ static int open_backend(struct monitor *m)
 
 	m->be_ops = backend_find(m->set.backend);
 	ret = m->be_ops->open(&p, &m->be, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		log_err("backend %s: %s", m->be_ops->name,
 			err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	if (!m->set.zcache_bytes)
+		return 0;
+	ret = zcache_wrap(m->be_ops, m->be, m->page_size, m->set.zcache_bytes,
+			  &m->be_ops, &m->be, err, sizeof(err));
+	if (ret) {
+		log_err("--compressed-cache: %s", err[0] ? err : strerror(-ret));
+		m->be_ops->close(m->be);
+	}
 	return ret;
 }
 

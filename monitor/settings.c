@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "parse.h"
 #include "proto.h"
+#include "zcache.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +45,7 @@ enum {
 	OPT_BUSY_POLL,
 	OPT_PREFETCH,
 	OPT_FAULT_CPUS,
+	OPT_ZCACHE,
 };
 
 static const struct option long_options[] = {
@@ -75,6 +77,7 @@ static const struct option long_options[] = {
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 	{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 	{ "fault-cpus", required_argument, NULL, OPT_FAULT_CPUS },
+	{ "compressed-cache", required_argument, NULL, OPT_ZCACHE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +134,11 @@ void settings_usage(FILE *out)
 "  --busy-poll=US         a fault thread busy-polls up to US microseconds\n"
 "                         for the next fault before sleeping, adapting\n"
 "                         within that bound; 0 disables (default %d)\n"
+"  --compressed-cache=SIZE\n"
+"                         keep evicted pages LZ4-compressed in up to SIZE\n"
+"                         bytes of monitor memory too (K/M/G suffix; bare:\n"
+"                         MiB; 0: off, the default); a write-through cache,\n"
+"                         the backend always has every page\n"
 "  --prefetch=PAGES       most pages fetched ahead of a sequential or\n"
 "                         strided fault run, 0-%d; 0 disables (default %d)\n"
 "  --log-level=LEVEL      error, warn, info or debug (default info)\n"
@@ -216,6 +224,26 @@ static int num_opt(const char *opt, const char *val, uint64_t min,
 	snprintf(why, sizeof(why), "expected a whole number from %llu to %llu",
 		 (unsigned long long)min, (unsigned long long)max);
 	return bad_value(opt, val, why);
+}
+
+/* --compressed-cache: 0, or a size; bare numbers are MiB (as --mem-path). */
+static int zcache_opt(struct settings *s, const char *opt, const char *val)
+{
+	int mib = *val && strspn(val, "0123456789") == strlen(val);
+	uint64_t v;
+
+	if (parse_size(val, 0, ZCACHE_MAX_BYTES, &v) ||
+	    (mib && v > ZCACHE_MAX_BYTES >> 20))
+		return bad_value(opt, val, "expected 0 or a size from 1M to 32G");
+	if (mib)
+		v <<= 20;
+	if (v && v < ZCACHE_MIN_BYTES)
+		return bad_value(opt, val, "expected 0 or a size from 1M to 32G");
+	if (v && !zcache_available())
+		return bad_value(opt, val, "this monitor was built without "
+				 "liblz4 (configure --enable-lz4)");
+	s->zcache_bytes = v;
+	return 0;
 }
 
 /* --fault-cpus: a CPU list, every CPU one the monitor may run on. */
@@ -526,6 +554,10 @@ static int parse_all(struct settings *s, int argc, char **argv, int partial)
 			if (num_opt(name, optarg, 0, FM_PREFETCH_MAX, &v))
 				return -1;
 			s->prefetch = (unsigned)v;
+			break;
+		case OPT_ZCACHE:
+			if (zcache_opt(s, name, optarg))
+				return -1;
 			break;
 		case OPT_FAULT_CPUS:
 			if (cpus_opt(s, name, optarg))

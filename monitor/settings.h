@@ -39,6 +39,7 @@ struct settings {
 	unsigned zk_timeout_s;	  /* give up connecting at start after this */
 	unsigned zk_gc_grace_s;	  /* orphaned regions' pages kept this long */
 	unsigned busy_poll_us;	  /* fault thread spin bound, 0: none */
+	uint64_t zcache_bytes;	  /* --compressed-cache, 0: none */
 	char fault_cpus[256];	  /* --fault-cpus as given; empty: any CPU */
 	uint64_t fault_cpu_mask[FM_MAX_CPUS / 64];
 	unsigned prefetch;	  /* max prefetch window (pages), 0: off */

@@ -12,7 +12,7 @@ FM_PACKAGES="gcc make autoconf automake libtool pkg-config libc6-dev
 	libzookeeper-mt-dev zookeeper
 	rpm cpio groff-base
 	librdmacm-dev libibverbs-dev iproute2
-	liburing-dev"
+	liburing-dev liblz4-dev"
 # Not libvirt-daemon-system: it pulls in systemd as init. The virsh test
 # starts its own libvirtd in a private mount namespace instead.
 FM_VM_PACKAGES="meson ninja-build ccache dpkg-dev python3

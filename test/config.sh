@@ -98,10 +98,11 @@ max-regions = 9
 busy-poll = 5
 prefetch = 8
 fault-cpus = 0
+compressed-cache = 1M
 log-level = debug
 CONF
 start_conf "$TMP/m1.log"
-want="cache_size=300 backend=local locator=- socket=$TMP/run/reg.sock run-dir=$TMP/run ctl-socket=$CTL2 ctl-tcp=127.0.0.1:$PORT local-dir=$TMP/pages group=$GRP fault-threads=3 evict-batch=32 headroom=11 orphan-grace=7 max-regions=9 busy-poll=5 prefetch=8 fault-cpus=0 log-level=debug config=$CONF"
+want="cache_size=300 backend=local locator=- socket=$TMP/run/reg.sock run-dir=$TMP/run ctl-socket=$CTL2 ctl-tcp=127.0.0.1:$PORT local-dir=$TMP/pages group=$GRP fault-threads=3 evict-batch=32 headroom=11 orphan-grace=7 max-regions=9 busy-poll=5 prefetch=8 fault-cpus=0 compressed-cache=1048576 log-level=debug config=$CONF"
 grep -qF "settings: $want" "$TMP/m1.log" || { grep settings: "$TMP/m1.log"; fail "settings from the file not in effect"; }
 [ "$(stat_of cache_size)" = 300 ] && [ "$(stat_of cache_headroom)" = 11 ] &&
 	[ "$(stat_of fault_threads)" = 3 ] || fail "stats disagree with the file"

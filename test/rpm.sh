@@ -63,6 +63,7 @@ mkdir "$TMP/root" && (cd "$TMP/root" && rpm2cpio "$main" | cpio -idm --quiet) ||
 "$TMP/root/usr/bin/monitor" --version | grep -q "$version" || fail "packaged monitor --version"
 "$TMP/root/usr/bin/monitor" --help | grep -q "backend: local, memcached, nvme" || fail "packaged monitor lacks memcached or nvme"
 readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'liburing' || fail "default build does not link liburing"
+readelf -d "$TMP/root/usr/bin/monitor" | grep -q 'liblz4' || fail "default build does not link liblz4"
 grep -q "^ExecStart=/usr/bin/monitor --config=/etc/fluidmem/monitor.conf$" \
 	"$TMP/root/usr/lib/systemd/system/fluidmem-monitor.service" || fail "unit's ExecStart"
 

@@ -1,0 +1,431 @@
+/*
+ * The compressed cache (--compressed-cache=SIZE): evicted pages, LZ4-
+ * compressed, in the monitor's own memory, in front of whatever backend
+ * it uses. It is write-through: a page enters the cache only after the
+ * backend behind it has stored the same bytes, so the cache never holds
+ * the only copy. A restart, a crash or the cache running out of room
+ * loses nothing; a fetch it cannot serve goes to the backend.
+ *
+ * Pages are appended to one ring of SIZE bytes and the oldest are
+ * overwritten first; each region has an index (4 bytes per page) to the
+ * latest copy of each page. A copy carries its own ring position, key and
+ * CRC32C: an index entry whose copy was overwritten, or a copy that fails
+ * its checksum, is a miss, never data. Writers hold the ring's lock while
+ * copying in; readers share it while decompressing (a few microseconds,
+ * no I/O under it). Compression runs outside the lock.
+ */
+#include "config.h"
+#include "zcache.h"
+#include "crc32c.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifdef HAVE_LZ4
+#include <lz4.h>
+
+#define ZC_UNIT 16	/* ring allocation unit; index entries count these */
+#define ZC_BATCH 64	/* pages per call to the backend behind */
+#define ZC_MAGIC 0x7a63u
+
+/* In front of every copy in the ring. */
+struct zc_hdr {
+	uint64_t pos;	    /* absolute ring position of this header */
+	uint64_t region_id;
+	uint64_t pgoff;
+	uint32_t crc;	    /* CRC32C of the whole page */
+	uint16_t clen;	    /* bytes that follow; == page size: stored raw */
+	uint16_t magic;
+};
+
+struct backend {
+	const struct backend_ops *ops; /* the backend behind the cache */
+	struct backend *inner;
+	uint32_t page_size;
+	unsigned char *ring;
+	uint64_t size;		/* ring bytes, a multiple of ZC_UNIT */
+	pthread_rwlock_t lock;	/* writers: ring bytes and head */
+	uint64_t head;		/* next absolute ring position */
+	_Atomic uint64_t hits, misses, stale, stores, stored_bytes, raw,
+		crc_errors;
+};
+
+struct backend_region {
+	struct backend_region *inner;
+	uint64_t id;
+	uint64_t npages;
+	_Atomic uint32_t *idx; /* ring unit of the page's copy + 1; 0: none */
+};
+
+struct backend_conn {
+	struct backend *be;
+	struct backend_conn *inner;
+	char *cbuf;  /* compression output, LZ4_compressBound(page) */
+	void *state; /* LZ4 compression state */
+	struct page_key keys[ZC_BATCH];
+	void *bufs[ZC_BATCH];
+	int res[ZC_BATCH];
+	unsigned idx[ZC_BATCH];
+};
+
+static struct backend_ops zcache_ops; /* the behind backend's, wrapped */
+
+static uint64_t round_unit(uint64_t n)
+{
+	return (n + ZC_UNIT - 1) / ZC_UNIT * ZC_UNIT;
+}
+
+/* ---- one page ---- */
+
+/* The page's copy into @buf: 0, or -ENOENT when the cache cannot serve it. */
+static int zc_lookup(struct backend *be, struct backend_region *br,
+		     const struct page_key *k, void *buf)
+{
+	uint32_t u = k->pgoff < br->npages ? atomic_load_explicit(
+						     &br->idx[k->pgoff],
+						     memory_order_acquire)
+					   : 0;
+	struct zc_hdr h;
+	int ok = 0;
+
+	if (!u) {
+		atomic_fetch_add_explicit(&be->misses, 1, memory_order_relaxed);
+		return -ENOENT;
+	}
+	uint64_t off = (uint64_t)(u - 1) * ZC_UNIT;
+	pthread_rwlock_rdlock(&be->lock);
+	if (off + sizeof(h) <= be->size) {
+		memcpy(&h, be->ring + off, sizeof(h));
+		/* Still this page's copy, and not overwritten since: no
+		 * write has reached a full ring past its position. */
+		ok = h.magic == ZC_MAGIC && h.pos % be->size == off &&
+		     h.region_id == k->region_id && h.pgoff == k->pgoff &&
+		     h.clen > 0 && h.clen <= be->page_size &&
+		     off + sizeof(h) + h.clen <= be->size &&
+		     be->head <= h.pos + be->size;
+	}
+	if (ok) {
+		const char *src = (const char *)be->ring + off + sizeof(h);
+		if (h.clen == be->page_size)
+			memcpy(buf, src, be->page_size);
+		else
+			ok = LZ4_decompress_safe(src, buf, h.clen,
+						 (int)be->page_size) ==
+			     (int)be->page_size;
+	}
+	pthread_rwlock_unlock(&be->lock);
+	if (!ok) {
+		atomic_fetch_add_explicit(&be->stale, 1, memory_order_relaxed);
+		return -ENOENT;
+	}
+	if (crc32c(0, buf, be->page_size) != h.crc) {
+		/* Cannot happen short of memory corruption: the backend
+		 * behind has the page, so ask it instead. */
+		atomic_fetch_add_explicit(&be->crc_errors, 1,
+					  memory_order_relaxed);
+		return -ENOENT;
+	}
+	atomic_fetch_add_explicit(&be->hits, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* Append the page (already stored behind) and point the index at it. */
+static void zc_store(struct backend_conn *c, struct backend_region *br,
+		     const struct page_key *k, const void *page)
+{
+	struct backend *be = c->be;
+	uint32_t ps = be->page_size;
+	int clen = LZ4_compress_fast_extState(c->state, page, c->cbuf, (int)ps,
+					      LZ4_compressBound((int)ps), 1);
+	const void *data = c->cbuf;
+	struct zc_hdr h = {
+		.region_id = k->region_id,
+		.pgoff = k->pgoff,
+		.crc = crc32c(0, page, ps),
+		.magic = ZC_MAGIC,
+	};
+
+	if (clen <= 0 || (uint32_t)clen >= ps) {
+		clen = (int)ps; /* incompressible: kept as it is */
+		data = page;
+		atomic_fetch_add_explicit(&be->raw, 1, memory_order_relaxed);
+	}
+	h.clen = (uint16_t)clen;
+	uint64_t len = round_unit(sizeof(h) + (uint64_t)clen);
+
+	pthread_rwlock_wrlock(&be->lock);
+	uint64_t pos = be->head;
+	if (pos % be->size + len > be->size)
+		pos += be->size - pos % be->size; /* wrap: copies are whole */
+	be->head = pos + len;
+	h.pos = pos;
+	uint64_t off = pos % be->size;
+	memcpy(be->ring + off, &h, sizeof(h));
+	memcpy(be->ring + off + sizeof(h), data, (size_t)clen);
+	atomic_store_explicit(&br->idx[k->pgoff], (uint32_t)(off / ZC_UNIT + 1),
+			      memory_order_release);
+	pthread_rwlock_unlock(&be->lock);
+	atomic_fetch_add_explicit(&be->stores, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&be->stored_bytes, len, memory_order_relaxed);
+}
+
+static void zc_forget(struct backend_region *br, const struct page_key *k)
+{
+	if (k->pgoff < br->npages)
+		atomic_store_explicit(&br->idx[k->pgoff], 0,
+				      memory_order_release);
+}
+
+/* ---- backend ops ---- */
+
+static void zc_multi_get(struct backend_conn *c, struct backend_region *br,
+			 const struct page_key *keys, void *const *bufs,
+			 unsigned n, int *res)
+{
+	struct backend *be = c->be;
+
+	for (unsigned done = 0; done < n;) {
+		unsigned chunk = n - done < ZC_BATCH ? n - done : ZC_BATCH;
+		unsigned m = 0;
+		for (unsigned i = done; i < done + chunk; i++) {
+			res[i] = zc_lookup(be, br, &keys[i], bufs[i]);
+			if (res[i] == 0)
+				continue;
+			c->keys[m] = keys[i];
+			c->bufs[m] = bufs[i];
+			c->idx[m++] = i;
+		}
+		if (m) {
+			be->ops->multi_get(c->inner, br->inner, c->keys,
+					   c->bufs, m, c->res);
+			for (unsigned j = 0; j < m; j++)
+				res[c->idx[j]] = c->res[j];
+		}
+		done += chunk;
+	}
+}
+
+static void zc_multi_put(struct backend_conn *c, struct backend_region *br,
+			 const struct page_key *keys, const void *const *bufs,
+			 unsigned n, int *res)
+{
+	struct backend *be = c->be;
+
+	/* The old copy goes first: from here on the cache must not serve
+	 * it, whatever the backend says about the new one. */
+	for (unsigned i = 0; i < n; i++)
+		zc_forget(br, &keys[i]);
+	be->ops->multi_put(c->inner, br->inner, keys, bufs, n, res);
+	for (unsigned i = 0; i < n; i++)
+		if (res[i] == 0 && keys[i].pgoff < br->npages)
+			zc_store(c, br, &keys[i], bufs[i]);
+}
+
+static void zc_del(struct backend_conn *c, struct backend_region *br,
+		   const struct page_key *keys, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		zc_forget(br, &keys[i]);
+	c->be->ops->del(c->inner, br->inner, keys, n);
+}
+
+static uint8_t zc_place(struct backend_conn *c, const struct page_key *key)
+{
+	return c->be->ops->place(c->inner, key);
+}
+
+static struct backend_conn *zc_conn_open(struct backend *be)
+{
+	struct backend_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->be = be;
+	c->cbuf = malloc((size_t)LZ4_compressBound((int)be->page_size));
+	c->state = malloc((size_t)LZ4_sizeofState());
+	c->inner = c->cbuf && c->state ? be->ops->conn_open(be->inner) : NULL;
+	if (!c->inner) {
+		free(c->cbuf);
+		free(c->state);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void zc_conn_close(struct backend_conn *c)
+{
+	if (!c)
+		return;
+	c->be->ops->conn_close(c->inner);
+	free(c->cbuf);
+	free(c->state);
+	free(c);
+}
+
+static int zc_region_open(struct backend *be, uint64_t id, uint64_t npages,
+			  int create, struct backend_region **out)
+{
+	struct backend_region *br = calloc(1, sizeof(*br));
+	int ret;
+
+	if (!br)
+		return -ENOMEM;
+	br->id = id;
+	br->npages = npages;
+	/* Large and mostly untouched: calloc maps it lazily. A reattached
+	 * region starts with an empty index (the cache died with the
+	 * previous monitor; the backend behind has every page). */
+	br->idx = calloc(npages ? npages : 1, sizeof(*br->idx));
+	if (!br->idx) {
+		free(br);
+		return -ENOMEM;
+	}
+	ret = be->ops->region_open(be->inner, id, npages, create, &br->inner);
+	if (ret) {
+		free(br->idx);
+		free(br);
+		return ret;
+	}
+	*out = br;
+	return 0;
+}
+
+static void zc_region_close(struct backend *be, struct backend_region *br,
+			    int destroy)
+{
+	if (!br)
+		return;
+	be->ops->region_close(be->inner, br->inner, destroy);
+	free(br->idx);
+	free(br);
+}
+
+static void zc_stats(struct backend *be, stats_emit_fn emit, void *arg)
+{
+	uint64_t head;
+
+	pthread_rwlock_rdlock(&be->lock);
+	head = be->head;
+	pthread_rwlock_unlock(&be->lock);
+	emit(arg, "zcache_bytes", "%" PRIu64, be->size);
+	emit(arg, "zcache_used_bytes", "%" PRIu64,
+	     head < be->size ? head : be->size);
+	emit(arg, "zcache_hits", "%" PRIu64, atomic_load(&be->hits));
+	emit(arg, "zcache_misses", "%" PRIu64, atomic_load(&be->misses));
+	emit(arg, "zcache_stale", "%" PRIu64, atomic_load(&be->stale));
+	emit(arg, "zcache_stores", "%" PRIu64, atomic_load(&be->stores));
+	emit(arg, "zcache_stored_bytes", "%" PRIu64,
+	     atomic_load(&be->stored_bytes));
+	emit(arg, "zcache_incompressible", "%" PRIu64, atomic_load(&be->raw));
+	emit(arg, "zcache_crc_errors", "%" PRIu64,
+	     atomic_load(&be->crc_errors));
+	if (be->ops->stats)
+		be->ops->stats(be->inner, emit, arg);
+}
+
+static void zc_tiers(struct backend *be,
+		     void (*emit)(void *arg, const char *line), void *arg)
+{
+	be->ops->tiers(be->inner, emit, arg);
+}
+
+static int zc_set_servers(struct backend *be, const char *const *names,
+			  unsigned n)
+{
+	return be->ops->set_servers(be->inner, names, n);
+}
+
+static void zc_close(struct backend *be)
+{
+	if (!be)
+		return;
+	be->ops->close(be->inner);
+	munmap(be->ring, be->size);
+	pthread_rwlock_destroy(&be->lock);
+	free(be);
+}
+
+int zcache_available(void)
+{
+	return 1;
+}
+
+int zcache_wrap(const struct backend_ops *inner_ops, struct backend *inner,
+		uint32_t page_size, uint64_t bytes,
+		const struct backend_ops **ops_out, struct backend **be_out,
+		char *err, size_t errlen)
+{
+	struct backend *be;
+
+	if (bytes < ZCACHE_MIN_BYTES || bytes > ZCACHE_MAX_BYTES) {
+		snprintf(err, errlen, "compressed cache size %" PRIu64
+			 " out of range", bytes);
+		return -EINVAL;
+	}
+	be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	be->ops = inner_ops;
+	be->inner = inner;
+	be->page_size = page_size;
+	be->size = bytes / ZC_UNIT * ZC_UNIT;
+	/* Reserved, not committed: memory is used as the ring fills. */
+	be->ring = mmap(NULL, be->size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (be->ring == MAP_FAILED) {
+		int ret = -errno;
+		snprintf(err, errlen, "cannot map %" PRIu64 " bytes: %s",
+			 be->size, strerror(-ret));
+		free(be);
+		return ret;
+	}
+	pthread_rwlock_init(&be->lock, NULL);
+	zcache_ops = (struct backend_ops){
+		.name = inner_ops->name,
+		.description = inner_ops->description,
+		.drops_by_region = inner_ops->drops_by_region,
+		.open = NULL, /* made by zcache_wrap, not opened by name */
+		.close = zc_close,
+		.region_open = zc_region_open,
+		.region_close = zc_region_close,
+		.place = zc_place,
+		.conn_open = zc_conn_open,
+		.conn_close = zc_conn_close,
+		.multi_get = zc_multi_get,
+		.multi_put = zc_multi_put,
+		.del = zc_del,
+		.stats = zc_stats,
+		.tiers = inner_ops->tiers ? zc_tiers : NULL,
+		.set_servers = inner_ops->set_servers ? zc_set_servers : NULL,
+	};
+	*ops_out = &zcache_ops;
+	*be_out = be;
+	return 0;
+}
+
+#else /* !HAVE_LZ4 */
+
+int zcache_available(void)
+{
+	return 0;
+}
+
+int zcache_wrap(const struct backend_ops *inner_ops, struct backend *inner,
+		uint32_t page_size, uint64_t bytes,
+		const struct backend_ops **ops_out, struct backend **be_out,
+		char *err, size_t errlen)
+{
+	(void)inner_ops, (void)inner, (void)page_size, (void)bytes;
+	(void)ops_out, (void)be_out;
+	snprintf(err, errlen, "this monitor was built without liblz4");
+	return -ENOTSUP;
+}
+
+#endif
