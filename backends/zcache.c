@@ -3,16 +3,18 @@
  * compressed, in the monitor's own memory, in front of whatever backend
  * it uses. It is write-through: a page enters the cache only after the
  * backend behind it has stored the same bytes, so the cache never holds
- * the only copy. A restart, a crash or the cache running out of room
- * loses nothing; a fetch it cannot serve goes to the backend.
+ * the only copy. A restart, a crash or the cache being full loses
+ * nothing; a fetch it cannot serve goes to the backend.
  *
- * Pages are appended to one ring of SIZE bytes and the oldest are
- * overwritten first; each region has an index (4 bytes per page) to the
- * latest copy of each page. A copy carries its own ring position, key and
- * CRC32C: an index entry whose copy was overwritten, or a copy that fails
- * its checksum, is a miss, never data. Writers hold the ring's lock while
- * copying in; readers share it while decompressing (a few microseconds,
- * no I/O under it). Compression runs outside the lock.
+ * Copies live in slots of a pool of SIZE bytes, one size class per 64
+ * bytes of compressed length, carved in chunks and recycled through a
+ * free list per class: a rewritten or deleted page's slot is free at
+ * once. Each region has an index (4 bytes per page) to its pages' slots.
+ * A copy carries its own slot offset, key and CRC32C; a slot that does not
+ * name the page, or a copy that fails its checksum, is a miss, never data.
+ * Writers hold the pool's lock to allocate, copy in and free; readers
+ * share it while decompressing (a few microseconds, no I/O under it).
+ * Compression runs outside the lock.
  */
 #include "config.h"
 #include "zcache.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,13 +33,16 @@
 #ifdef HAVE_LZ4
 #include <lz4.h>
 
-#define ZC_UNIT 16	/* ring allocation unit; index entries count these */
+#define ZC_SLOT 64	/* slot sizes are multiples of this */
+#define ZC_UNIT 16	/* index entries count these */
 #define ZC_BATCH 64	/* pages per call to the backend behind */
+#define ZC_CHUNK (64 * 1024) /* carved for one size class at a time */
 #define ZC_MAGIC 0x7a63u
 
-/* In front of every copy in the ring. */
+/* At the start of every copy's slot. */
 struct zc_hdr {
-	uint64_t pos;	    /* absolute ring position of this header */
+	uint64_t off;	    /* the slot's offset in the pool (a free slot
+			       holds its free-list link here instead) */
 	uint64_t region_id;
 	uint64_t pgoff;
 	uint32_t crc;	    /* CRC32C of the whole page */
@@ -44,23 +50,33 @@ struct zc_hdr {
 	uint16_t magic;
 };
 
+/* Slots of one size: a free list, and the chunk being carved. */
+struct zc_class {
+	uint64_t free;	    /* offset + 1 of the first free slot, 0: none */
+	uint64_t carve, carve_end;
+};
+
 struct backend {
 	const struct backend_ops *ops; /* the backend behind the cache */
 	struct backend *inner;
 	uint32_t page_size;
-	unsigned char *ring;
-	uint64_t size;		/* ring bytes, a multiple of ZC_UNIT */
-	pthread_rwlock_t lock;	/* writers: ring bytes and head */
-	uint64_t head;		/* next absolute ring position */
+	unsigned char *pool;
+	uint64_t size;		/* pool bytes */
+	uint64_t chunk;		/* carving step */
+	unsigned nclass;
+	struct zc_class *cls;
+	pthread_rwlock_t lock;	/* writers: slots, classes, index entries */
+	uint64_t bump;		/* pool bytes carved into chunks so far */
+	uint64_t used;		/* bytes in live slots */
 	_Atomic uint64_t hits, misses, stale, stores, stored_bytes, raw,
-		crc_errors;
+		crc_errors, full;
 };
 
 struct backend_region {
 	struct backend_region *inner;
 	uint64_t id;
 	uint64_t npages;
-	_Atomic uint32_t *idx; /* ring unit of the page's copy + 1; 0: none */
+	_Atomic uint32_t *idx; /* the copy's offset / ZC_UNIT + 1; 0: none */
 };
 
 struct backend_conn {
@@ -76,9 +92,83 @@ struct backend_conn {
 
 static struct backend_ops zcache_ops; /* the behind backend's, wrapped */
 
-static uint64_t round_unit(uint64_t n)
+static unsigned slot_class(uint64_t clen)
 {
-	return (n + ZC_UNIT - 1) / ZC_UNIT * ZC_UNIT;
+	return (unsigned)((sizeof(struct zc_hdr) + clen + ZC_SLOT - 1) /
+			  ZC_SLOT) - 1;
+}
+
+static uint64_t class_bytes(unsigned c)
+{
+	return (uint64_t)(c + 1) * ZC_SLOT;
+}
+
+/* ---- the pool (callers hold the write lock) ---- */
+
+/* A slot of class @c: its offset, or UINT64_MAX when the pool is full. */
+static uint64_t slot_alloc(struct backend *be, unsigned c)
+{
+	struct zc_class *k = &be->cls[c];
+	uint64_t sz = class_bytes(c), off;
+
+	if (k->free) {
+		off = k->free - 1;
+		memcpy(&k->free, be->pool + off, sizeof(k->free));
+	} else {
+		if (k->carve + sz > k->carve_end) {
+			if (be->bump + be->chunk > be->size)
+				return UINT64_MAX;
+			k->carve = be->bump;
+			k->carve_end = be->bump + be->chunk;
+			be->bump += be->chunk;
+		}
+		off = k->carve;
+		k->carve += sz;
+	}
+	be->used += sz;
+	return off;
+}
+
+static void slot_free(struct backend *be, uint64_t off, unsigned c)
+{
+	struct zc_class *k = &be->cls[c];
+
+	/* The link overwrites the header's offset: a reader that still
+	 * had this slot's index entry sees a stranger's slot. */
+	memcpy(be->pool + off, &k->free, sizeof(k->free));
+	memset(be->pool + off + offsetof(struct zc_hdr, magic), 0,
+	       sizeof(uint16_t));
+	k->free = off + 1;
+	be->used -= class_bytes(c);
+}
+
+/* The page's copy at index entry @u, if the slot really holds it. */
+static int copy_header(struct backend *be, uint32_t u,
+		       const struct page_key *k, struct zc_hdr *h)
+{
+	uint64_t off = (uint64_t)(u - 1) * ZC_UNIT;
+
+	if (off + sizeof(*h) > be->size)
+		return 0;
+	memcpy(h, be->pool + off, sizeof(*h));
+	return h->magic == ZC_MAGIC && h->off == off &&
+	       h->region_id == k->region_id && h->pgoff == k->pgoff &&
+	       h->clen > 0 && h->clen <= be->page_size &&
+	       off + class_bytes(slot_class(h->clen)) <= be->size;
+}
+
+/* Drop the page's copy, if any. */
+static void forget_locked(struct backend *be, struct backend_region *br,
+			  const struct page_key *k)
+{
+	struct zc_hdr h;
+	uint32_t u;
+
+	if (k->pgoff >= br->npages)
+		return;
+	u = atomic_exchange(&br->idx[k->pgoff], 0);
+	if (u && copy_header(be, u, k, &h))
+		slot_free(be, h.off, slot_class(h.clen));
 }
 
 /* ---- one page ---- */
@@ -87,40 +177,37 @@ static uint64_t round_unit(uint64_t n)
 static int zc_lookup(struct backend *be, struct backend_region *br,
 		     const struct page_key *k, void *buf)
 {
-	uint32_t u = k->pgoff < br->npages ? atomic_load_explicit(
-						     &br->idx[k->pgoff],
-						     memory_order_acquire)
-					   : 0;
 	struct zc_hdr h;
 	int ok = 0;
 
-	if (!u) {
+	if (k->pgoff >= br->npages) {
 		atomic_fetch_add_explicit(&be->misses, 1, memory_order_relaxed);
 		return -ENOENT;
 	}
-	uint64_t off = (uint64_t)(u - 1) * ZC_UNIT;
+	/* Slots change owner only under the write lock, and an entry is
+	 * cleared before its slot is freed: the slot read here is the
+	 * page's as long as the read lock is held. */
 	pthread_rwlock_rdlock(&be->lock);
-	if (off + sizeof(h) <= be->size) {
-		memcpy(&h, be->ring + off, sizeof(h));
-		/* Still this page's copy, and not overwritten since: no
-		 * write has reached a full ring past its position. */
-		ok = h.magic == ZC_MAGIC && h.pos % be->size == off &&
-		     h.region_id == k->region_id && h.pgoff == k->pgoff &&
-		     h.clen > 0 && h.clen <= be->page_size &&
-		     off + sizeof(h) + h.clen <= be->size &&
-		     be->head <= h.pos + be->size;
+	uint32_t u = atomic_load(&br->idx[k->pgoff]);
+	if (!u) {
+		pthread_rwlock_unlock(&be->lock);
+		atomic_fetch_add_explicit(&be->misses, 1, memory_order_relaxed);
+		return -ENOENT;
 	}
-	if (ok) {
-		const char *src = (const char *)be->ring + off + sizeof(h);
-		if (h.clen == be->page_size)
+	if (copy_header(be, u, k, &h)) {
+		const char *src = (const char *)be->pool + h.off + sizeof(h);
+		if (h.clen == be->page_size) {
 			memcpy(buf, src, be->page_size);
-		else
+			ok = 1;
+		} else {
 			ok = LZ4_decompress_safe(src, buf, h.clen,
 						 (int)be->page_size) ==
 			     (int)be->page_size;
+		}
 	}
 	pthread_rwlock_unlock(&be->lock);
 	if (!ok) {
+		/* Cannot happen while the index and slots agree. */
 		atomic_fetch_add_explicit(&be->stale, 1, memory_order_relaxed);
 		return -ENOENT;
 	}
@@ -135,7 +222,8 @@ static int zc_lookup(struct backend *be, struct backend_region *br,
 	return 0;
 }
 
-/* Append the page (already stored behind) and point the index at it. */
+/* Keep a copy of the page (already stored behind); when the pool is full
+ * the page is simply not cached. */
 static void zc_store(struct backend_conn *c, struct backend_region *br,
 		     const struct page_key *k, const void *page)
 {
@@ -157,29 +245,35 @@ static void zc_store(struct backend_conn *c, struct backend_region *br,
 		atomic_fetch_add_explicit(&be->raw, 1, memory_order_relaxed);
 	}
 	h.clen = (uint16_t)clen;
-	uint64_t len = round_unit(sizeof(h) + (uint64_t)clen);
+	unsigned cl = slot_class((uint64_t)clen);
 
 	pthread_rwlock_wrlock(&be->lock);
-	uint64_t pos = be->head;
-	if (pos % be->size + len > be->size)
-		pos += be->size - pos % be->size; /* wrap: copies are whole */
-	be->head = pos + len;
-	h.pos = pos;
-	uint64_t off = pos % be->size;
-	memcpy(be->ring + off, &h, sizeof(h));
-	memcpy(be->ring + off + sizeof(h), data, (size_t)clen);
-	atomic_store_explicit(&br->idx[k->pgoff], (uint32_t)(off / ZC_UNIT + 1),
-			      memory_order_release);
+	forget_locked(be, br, k);
+	h.off = slot_alloc(be, cl);
+	if (h.off != UINT64_MAX) {
+		memcpy(be->pool + h.off, &h, sizeof(h));
+		memcpy(be->pool + h.off + sizeof(h), data, (size_t)clen);
+		atomic_store(&br->idx[k->pgoff],
+			     (uint32_t)(h.off / ZC_UNIT + 1));
+	}
 	pthread_rwlock_unlock(&be->lock);
+	if (h.off == UINT64_MAX) {
+		atomic_fetch_add_explicit(&be->full, 1, memory_order_relaxed);
+		return;
+	}
 	atomic_fetch_add_explicit(&be->stores, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&be->stored_bytes, len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&be->stored_bytes, class_bytes(cl),
+				  memory_order_relaxed);
 }
 
-static void zc_forget(struct backend_region *br, const struct page_key *k)
+/* Drop the copies of @n pages, one lock for all. */
+static void zc_forget(struct backend *be, struct backend_region *br,
+		      const struct page_key *keys, unsigned n)
 {
-	if (k->pgoff < br->npages)
-		atomic_store_explicit(&br->idx[k->pgoff], 0,
-				      memory_order_release);
+	pthread_rwlock_wrlock(&be->lock);
+	for (unsigned i = 0; i < n; i++)
+		forget_locked(be, br, &keys[i]);
+	pthread_rwlock_unlock(&be->lock);
 }
 
 /* ---- backend ops ---- */
@@ -219,8 +313,7 @@ static void zc_multi_put(struct backend_conn *c, struct backend_region *br,
 
 	/* The old copy goes first: from here on the cache must not serve
 	 * it, whatever the backend says about the new one. */
-	for (unsigned i = 0; i < n; i++)
-		zc_forget(br, &keys[i]);
+	zc_forget(be, br, keys, n);
 	be->ops->multi_put(c->inner, br->inner, keys, bufs, n, res);
 	for (unsigned i = 0; i < n; i++)
 		if (res[i] == 0 && keys[i].pgoff < br->npages)
@@ -230,8 +323,7 @@ static void zc_multi_put(struct backend_conn *c, struct backend_region *br,
 static void zc_del(struct backend_conn *c, struct backend_region *br,
 		   const struct page_key *keys, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		zc_forget(br, &keys[i]);
+	zc_forget(c->be, br, keys, n);
 	c->be->ops->del(c->inner, br->inner, keys, n);
 }
 
@@ -303,26 +395,40 @@ static void zc_region_close(struct backend *be, struct backend_region *br,
 	if (!br)
 		return;
 	be->ops->region_close(be->inner, br->inner, destroy);
+	/* Its copies' slots go back to the pool, a slice at a time so
+	 * fetches of other regions are not held up long. */
+	for (uint64_t pg = 0; pg < br->npages;) {
+		pthread_rwlock_wrlock(&be->lock);
+		for (uint64_t end = pg + 4096; pg < br->npages && pg < end; pg++) {
+			struct page_key k = { .region_id = br->id, .pgoff = pg };
+			if (atomic_load_explicit(&br->idx[pg],
+						 memory_order_relaxed))
+				forget_locked(be, br, &k);
+		}
+		pthread_rwlock_unlock(&be->lock);
+	}
 	free(br->idx);
 	free(br);
 }
 
 static void zc_stats(struct backend *be, stats_emit_fn emit, void *arg)
 {
-	uint64_t head;
+	uint64_t used, carved;
 
 	pthread_rwlock_rdlock(&be->lock);
-	head = be->head;
+	used = be->used;
+	carved = be->bump;
 	pthread_rwlock_unlock(&be->lock);
 	emit(arg, "zcache_bytes", "%" PRIu64, be->size);
-	emit(arg, "zcache_used_bytes", "%" PRIu64,
-	     head < be->size ? head : be->size);
+	emit(arg, "zcache_used_bytes", "%" PRIu64, used);
+	emit(arg, "zcache_carved_bytes", "%" PRIu64, carved);
 	emit(arg, "zcache_hits", "%" PRIu64, atomic_load(&be->hits));
 	emit(arg, "zcache_misses", "%" PRIu64, atomic_load(&be->misses));
 	emit(arg, "zcache_stale", "%" PRIu64, atomic_load(&be->stale));
 	emit(arg, "zcache_stores", "%" PRIu64, atomic_load(&be->stores));
 	emit(arg, "zcache_stored_bytes", "%" PRIu64,
 	     atomic_load(&be->stored_bytes));
+	emit(arg, "zcache_full", "%" PRIu64, atomic_load(&be->full));
 	emit(arg, "zcache_incompressible", "%" PRIu64, atomic_load(&be->raw));
 	emit(arg, "zcache_crc_errors", "%" PRIu64,
 	     atomic_load(&be->crc_errors));
@@ -347,8 +453,9 @@ static void zc_close(struct backend *be)
 	if (!be)
 		return;
 	be->ops->close(be->inner);
-	munmap(be->ring, be->size);
+	munmap(be->pool, be->size);
 	pthread_rwlock_destroy(&be->lock);
+	free(be->cls);
 	free(be);
 }
 
@@ -375,14 +482,26 @@ int zcache_wrap(const struct backend_ops *inner_ops, struct backend *inner,
 	be->ops = inner_ops;
 	be->inner = inner;
 	be->page_size = page_size;
-	be->size = bytes / ZC_UNIT * ZC_UNIT;
-	/* Reserved, not committed: memory is used as the ring fills. */
-	be->ring = mmap(NULL, be->size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (be->ring == MAP_FAILED) {
-		int ret = -errno;
+	be->size = bytes / ZC_SLOT * ZC_SLOT;
+	be->nclass = slot_class(page_size) + 1;
+	/* Chunks small enough that every class can have a few in a
+	 * small pool, never smaller than the largest slot. */
+	be->chunk = be->size / (2 * be->nclass) / ZC_SLOT * ZC_SLOT;
+	if (be->chunk > ZC_CHUNK)
+		be->chunk = ZC_CHUNK;
+	if (be->chunk < class_bytes(be->nclass - 1))
+		be->chunk = class_bytes(be->nclass - 1);
+	be->cls = calloc(be->nclass, sizeof(*be->cls));
+	/* Reserved, not committed: memory is used as slots are carved. */
+	be->pool = be->cls ? mmap(NULL, be->size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				  -1, 0)
+			   : MAP_FAILED;
+	if (be->pool == MAP_FAILED) {
+		int ret = be->cls ? -errno : -ENOMEM;
 		snprintf(err, errlen, "cannot map %" PRIu64 " bytes: %s",
 			 be->size, strerror(-ret));
+		free(be->cls);
 		free(be);
 		return ret;
 	}

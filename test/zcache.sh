@@ -1,9 +1,8 @@
 #!/bin/bash
 # --compressed-cache: evicted pages kept LZ4-compressed in the monitor in
 # front of the backend. Clients get every byte right (0 mismatches) while
-# the cache serves fetches, while its ring wraps and overwrites the copies
-# its index still points at (stale: they must read as misses, never as
-# data), for compressible and incompressible pages. It is write-through:
+# the cache serves fetches, while it is full and recycles the slots of
+# rewritten pages, for compressible and incompressible pages. It is write-through:
 # after a monitor SIGKILL the cache is gone and the backend has every
 # page. Bad sizes are refused.
 . "${top_srcdir:-.}/test/lib.sh"
@@ -40,9 +39,10 @@ done
 [ ! -e "$TMP/bad" ] || fail "a refused monitor created its run dir"
 log "bad sizes refused"
 
-# 1. memcached behind a 2 MiB cache: about 3,500 compressed or 500 raw
-# pages, against 2 x 2048 pages over a 256-page cache, so the ring wraps
-# many times. One client writes compressible pages, one incompressible.
+# 1. memcached behind a 2 MiB cache: about 1,500 compressed or 500 raw
+# pages, against 2 x 2048 pages over a 256-page cache, so the cache is
+# full and its slots are recycled all the time. One client writes
+# compressible pages, one incompressible.
 start_memcached
 start_monitor --SERVER=127.0.0.1:$MC_PORT --cache_size=256 --compressed-cache=2M --prefetch=0
 client z1 --pages 2048 --threads 3 --rounds 6 --compressible
@@ -51,8 +51,10 @@ clients_ok z1 z2
 "$UI" "$CTL" stats | grep "STAT zcache_" | sed 's/^/# /'
 expect_stat zcache_bytes -eq 2097152
 expect_stat zcache_hits -gt 1000
-expect_stat zcache_stale -gt 100
+expect_stat zcache_full -gt 100
+expect_stat zcache_stale -eq 0
 expect_stat zcache_incompressible -gt 1000
+[ "$(stat_of zcache_used_bytes)" -le 2097152 ] || fail "cache uses more than its size"
 expect_stat zcache_crc_errors -eq 0
 expect_stat pages_lost -eq 0
 stored=$(stat_of zcache_stored_bytes); stores=$(stat_of zcache_stores)
@@ -63,8 +65,10 @@ log "stores=$stores raw=$raw average copy $(( stored / stores )) bytes"
 # Misses go to memcached: it served what the cache could not.
 expect_stat memcached_gets -gt 1000
 wait_until 10 stat_is regions 0 || fail "regions not released"
+# Every slot is back in the pool once the regions are gone.
+expect_stat zcache_used_bytes -eq 0
 kill -TERM $MON_PID; wait $MON_PID 2>/dev/null
-pass "compressed cache over memcached: ring wrapped, 0 mismatches"
+pass "compressed cache over memcached: full cache, slots recycled, 0 mismatches"
 
 # 2. Write-through: SIGKILL with pages in the cache, restart. The new
 # monitor's cache is empty; memcached has every page.
@@ -77,6 +81,7 @@ wait_until 10 stat_ge zcache_hits 500 || fail "no cache hits before the kill"
 used=$(stat_of zcache_used_bytes)
 kill -KILL $MON_PID; wait $MON_PID 2>/dev/null
 log "monitor killed with $used bytes of copies in its cache"
+[ "$used" -gt 0 ] || fail "nothing in the cache at the kill"
 sleep 1
 restart_monitor
 wait_until 10 stat_is regions 2 || fail "regions not resumed after the kill"
