@@ -94,31 +94,41 @@ free_port() {
 # exits 1 at the end. A step running past BENCH_STEP_TIMEOUT is fatal.
 CRASHES=0
 run() {
-	local what=$1 pid rc end
+	local what=$1 pid rc end tries=0
 	shift
 	note "$what"
-	end=$(( $(date +%s) + ${BENCH_STEP_TIMEOUT:-600} ))
-	"$@" >"$TMP/out" 2>"$TMP/err" &
-	pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		if [ -n "$MON_PID" ] && ! kill -0 "$MON_PID" 2>/dev/null; then
-			kill -KILL $pid 2>/dev/null
-			wait $pid 2>/dev/null
-			CRASHES=$((CRASHES + 1))
-			echo "CRASH: monitor '$MON_NAME' died during '$what': $(tail -1 "$TMP/$MON_NAME.log")" |
-				tee -a "$NOTES" >&2
-			grep '^RESULT ' "$TMP/out" >>"$RAW"
-			start_monitor "$MON_NAME.restart$CRASHES" "${MON_ARGS[@]}"
-			return 1
+	while :; do
+		end=$(( $(date +%s) + ${BENCH_STEP_TIMEOUT:-600} ))
+		"$@" >"$TMP/out" 2>"$TMP/err" &
+		pid=$!
+		while kill -0 $pid 2>/dev/null; do
+			if [ -n "$MON_PID" ] && ! kill -0 "$MON_PID" 2>/dev/null; then
+				kill -KILL $pid 2>/dev/null
+				wait $pid 2>/dev/null
+				CRASHES=$((CRASHES + 1))
+				echo "CRASH: monitor '$MON_NAME' died during '$what': $(tail -1 "$TMP/$MON_NAME.log")" |
+					tee -a "$NOTES" >&2
+				grep '^RESULT ' "$TMP/out" >>"$RAW"
+				start_monitor "$MON_NAME.restart$CRASHES" "${MON_ARGS[@]}"
+				return 1
+			fi
+			if [ "$(date +%s)" -ge "$end" ]; then
+				kill -KILL $pid 2>/dev/null
+				die "$what: still running after ${BENCH_STEP_TIMEOUT:-600}s"
+			fi
+			sleep 0.05
+		done
+		wait $pid
+		rc=$?
+		# The kernel's memcg OOM killer sometimes fires on swap-in at this
+		# tight limit (seen with zram): one retry, noted.
+		if [ $rc = 137 ] && [ -n "$CGROUP" ] && [ $tries = 0 ]; then
+			tries=1
+			echo "OOM: '$what' was killed by the memory cgroup's OOM killer; retried once" | tee -a "$NOTES" >&2
+			continue
 		fi
-		if [ "$(date +%s)" -ge "$end" ]; then
-			kill -KILL $pid 2>/dev/null
-			die "$what: still running after ${BENCH_STEP_TIMEOUT:-600}s"
-		fi
-		sleep 0.05
+		break
 	done
-	wait $pid
-	rc=$?
 	if [ $rc != 0 ]; then
 		cat "$TMP/out" "$TMP/err" >&2
 		die "$what failed (exit $rc): $*"
@@ -136,6 +146,17 @@ start_memcached() {
 	track $MC_PID
 	wait_until 10 bash -c "exec 5<>/dev/tcp/127.0.0.1/$MC_PORT" ||
 		die "memcached did not start on port $MC_PORT"
+}
+# A second memcached on CPU 0 only, for the runs that keep everything on
+# CPU 0 (no cross-CPU wake-ups; see "one CPU" in doc/performance.md).
+MC0_PORT=""
+start_memcached_cpu0() {
+	MC0_PORT=$(free_port)
+	taskset -c 0 memcached -u nobody -l 127.0.0.1 -p "$MC0_PORT" -U 0 -m 2048 -t 1 \
+		>>"$TMP/memcached0.log" 2>&1 &
+	track $!
+	wait_until 10 bash -c "exec 5<>/dev/tcp/127.0.0.1/$MC0_PORT" ||
+		die "memcached (CPU 0) did not start on port $MC0_PORT"
 }
 
 # start_monitor NAME ARGS...: sets MON_PID, MON_NAME, MON_ARGS, SOCK, CTL,
@@ -276,6 +297,9 @@ fi
 if [ $HAVE_MC = 1 ]; then
 	start_memcached
 	run "floor: libmemcached over TCP loopback" "$B/mc_floor" --server=127.0.0.1:$MC_PORT
+	start_memcached_cpu0
+	run "floor: libmemcached, client and memcached on CPU 0" taskset -c 0 "$B/mc_floor" \
+		--server=127.0.0.1:$MC0_PORT --prefix=mc_cpu0
 fi
 
 # ---------------------------------------------------------------- faults
@@ -330,6 +354,12 @@ fi
 if [ $HAVE_MC = 1 ]; then
 	start_monitor mcfault --SERVER=127.0.0.1:$MC_PORT --cache_size="$FL_PAGES" $NOPF
 	fault_runs mc
+	stop_monitor
+	# Everything on CPU 0, floors uffd.copy.poll_samecpu + mc_cpu0.get.
+	start_monitor mccpu0 --SERVER=127.0.0.1:$MC0_PORT --cache_size="$FL_PAGES" $NOPF
+	for t in /proc/"$MON_PID"/task/*; do taskset -p -c 0 "${t##*/}" >/dev/null; done
+	run "faults: memcached, 1 thread, all on CPU 0" taskset -c 0 "$B/fault_latency" --socket="$SOCK" \
+		--ctl="$CTL" --pages="$FL_PAGES" --prefix=fm.mc_cpu0.t1r1
 	stop_monitor
 fi
 # The remote backend over TCP loopback to a memserver (doc/memserver.md).
@@ -444,6 +474,66 @@ if [ $HAVE_MC = 1 ]; then
 	stop_monitor
 fi
 
+# The compressed cache (--compressed-cache), when the monitor has it:
+# half the working set. zcache_results NAME: its stats as results.
+ZC=$(( WS_MB / 2 ))M
+"$MONITOR" --help | grep -q -- '--compressed-cache' || ZC=""
+zcache_results() {
+	"$UI" "$CTL" stats | awk -v p="$1" '$1 == "STAT" && $2 ~ /^zcache_/ {
+		printf "RESULT name=%s.%s value=%s unit=stat\n", p, $2, $3 }' |
+		tee -a "$RAW" | sed 's/^/#   /' >&2
+}
+if [ $HAVE_MC = 1 ] && [ -n "$ZC" ]; then
+	start_monitor wlmcz --SERVER=127.0.0.1:$MC_PORT --cache_size="$CACHE_PAGES" --compressed-cache="$ZC"
+	for w in $WORKLOADS; do
+		# shellcheck disable=SC2046
+		run "workload $(wl_name $w): fluidmem memcached + compressed cache" "$B/workload" --memory=fluidmem \
+			--socket="$SOCK" $(wl_args $w) --name=wl.fm_mcz.$(wl_name $w)
+	done
+	zcache_results mcz
+	stop_monitor
+fi
+
+# One CPU: the client on CPU 0 and the monitor's fault threads with it
+# (--fault-cpus=0), memcached on CPU 0 too; the swap runs below get the
+# same client pinning. A fault then costs no cross-CPU wake-up.
+FCPUS=0
+"$MONITOR" --help | grep -q -- '--fault-cpus' || FCPUS=""
+if [ -n "$FCPUS" ]; then
+	start_monitor wllocal1 --cache_size="$CACHE_PAGES" --fault-cpus=0
+	for w in $WORKLOADS; do
+		# shellcheck disable=SC2046
+		run "workload $(wl_name $w): fluidmem local, CPU 0" taskset -c 0 "$B/workload" --memory=fluidmem \
+			--socket="$SOCK" $(wl_args $w) --name=wl.fm_local1.$(wl_name $w)
+	done
+	stop_monitor
+	if [ $HAVE_MC = 1 ]; then
+		start_monitor wlmc1 --SERVER=127.0.0.1:$MC0_PORT --cache_size="$CACHE_PAGES" --fault-cpus=0
+		for w in $WORKLOADS; do
+			# shellcheck disable=SC2046
+			run "workload $(wl_name $w): fluidmem memcached, CPU 0" taskset -c 0 "$B/workload" \
+				--memory=fluidmem --socket="$SOCK" $(wl_args $w) --name=wl.fm_mc1.$(wl_name $w)
+		done
+		stop_monitor
+		# The same with the compressed cache in front of memcached,
+		# half the working set in size (zram's own memory is noted).
+		if [ -n "$ZC" ]; then
+			start_monitor wlmcz1 --SERVER=127.0.0.1:$MC0_PORT --cache_size="$CACHE_PAGES" \
+				--fault-cpus=0 --compressed-cache="$ZC"
+			for w in $WORKLOADS; do
+				# shellcheck disable=SC2046
+				run "workload $(wl_name $w): fluidmem memcached + compressed cache, CPU 0" \
+					taskset -c 0 "$B/workload" --memory=fluidmem --socket="$SOCK" $(wl_args $w) \
+					--name=wl.fm_mcz1.$(wl_name $w)
+			done
+			zcache_results mcz1
+			stop_monitor
+		fi
+	fi
+else
+	echo "one CPU: the monitor has no --fault-cpus option: not measured" >>"$NOTES"
+fi
+
 # Linux swap: the same workload in a memory cgroup limited to the cache
 # size plus the program's own memory (its access sequence, 4 B per op,
 # and 4 MiB for text, stack and page tables).
@@ -454,6 +544,8 @@ for w in $WORKLOADS; do
 	# shellcheck disable=SC2046
 	run_in_cgroup "workload $(wl_name $w): swap file" "$B/workload" --memory=anon $(wl_args $w) \
 		--name=wl.swapfile.$(wl_name $w)
+	[ -n "$FCPUS" ] && run_in_cgroup "workload $(wl_name $w): swap file, CPU 0" taskset -c 0 \
+		"$B/workload" --memory=anon $(wl_args $w) --name=wl.swapfile1.$(wl_name $w)
 done
 teardown_swapfile
 if setup_zram $(( WS_MB * 2 ))M; then
@@ -461,7 +553,11 @@ if setup_zram $(( WS_MB * 2 ))M; then
 		# shellcheck disable=SC2046
 		run_in_cgroup "workload $(wl_name $w): zram" "$B/workload" --memory=anon $(wl_args $w) \
 			--name=wl.zram.$(wl_name $w)
+		[ -n "$FCPUS" ] && run_in_cgroup "workload $(wl_name $w): zram, CPU 0" taskset -c 0 \
+			"$B/workload" --memory=anon $(wl_args $w) --name=wl.zram1.$(wl_name $w)
 	done
+	awk '{ printf "RESULT name=zram.mem_used_max value=%s unit=B\n", $5 }' \
+		"/sys/block/${ZRAM_USED#/dev/}/mm_stat" | tee -a "$RAW" | sed 's/^/#   /' >&2
 	teardown_zram
 else
 	echo "zram: not measured: $ZRAM_WHY" >>"$NOTES"
@@ -506,7 +602,8 @@ echo
 echo "== floors (us; no monitor)"
 printf '%-34s %9s %9s %9s\n' figure p50 p99 p999
 for k in uffd.zero.poll uffd.zero.spin uffd.copy.poll uffd.copy.spin uffd.copy.poll_samecpu uffd.zero.poll_samecpu \
-	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key nvme.read; do
+	 uffd.copy.poll_crosscpu uffd.copy.spin_crosscpu mc.set mc.get mc.mget16_per_key \
+	 mc_cpu0.set mc_cpu0.get nvme.read; do
 	[ -n "$(get $k.p50_us)" ] || continue
 	printf '%-34s %9s %9s %9s\n' "$k" "$(fmt "$(get $k.p50_us)")" "$(fmt "$(get $k.p99_us)")" "$(fmt "$(get $k.p999_us)")"
 done
@@ -516,15 +613,16 @@ done
 echo
 echo "== faults through the monitor (us; ratio = p50 / its floor)"
 printf '%-34s %9s %9s %9s %11s %8s\n' figure p50 p99 p999 faults/s ratio
-for be in local local_cpu0 local_bp50 mc nvme ms chain_t0 chain_t1; do
+for be in local local_cpu0 local_bp50 mc mc_cpu0 nvme ms chain_t0 chain_t1; do
 	for tr in t1r1 t4r1 t4r4; do
 		for ph in zero fetch steady_write steady_read; do
 			k=fm.$be.$tr.$ph
 			[ -n "$(get $k.p50_us)" ] || continue
 			case $ph in
 			zero) base=$(get uffd.zero.poll.p50_us)
-			      [ $be = local_cpu0 ] && base=$(get uffd.zero.poll_samecpu.p50_us) ;;
+			      case $be in *_cpu0) base=$(get uffd.zero.poll_samecpu.p50_us) ;; esac ;;
 			fetch) if [ $be = mc ]; then base=$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")
+			       elif [ $be = mc_cpu0 ]; then base=$(add "$(get uffd.copy.poll_samecpu.p50_us)" "$(get mc_cpu0.get.p50_us)")
 			       elif [ $be = local_cpu0 ]; then base=$(get uffd.copy.poll_samecpu.p50_us)
 			       elif [ $be = ms ]; then base=$(get fm.mc.$tr.fetch.p50_us)
 			       elif [ $be = chain_t0 ]; then base=$(get fm.local.$tr.fetch.p50_us)
@@ -544,7 +642,8 @@ for be in local local_cpu0 local_bp50 mc nvme ms chain_t0 chain_t1; do
 	done
 done
 echo "  floors: zero -> uffd.zero.poll; local fetch -> uffd.copy.poll; local_cpu0 -> the *_samecpu floors;"
-echo "  mc fetch -> uffd.copy.poll + mc.get; nvme fetch -> uffd.copy.poll + nvme.read;"
+echo "  mc fetch -> uffd.copy.poll + mc.get; mc_cpu0 fetch -> uffd.copy.poll_samecpu + mc_cpu0.get;"
+echo "  nvme fetch -> uffd.copy.poll + nvme.read;"
 echo "  steady_* -> the same run's fetch p50"
 echo "  ms (remote backend, memserver over TCP loopback) fetch -> the same run's mc fetch p50"
 echo "  chain_t0 / chain_t1 (--mem-path, pages on tier 0 local / tier 1 memcached) fetch -> the same run's local / mc fetch p50"
@@ -560,17 +659,39 @@ if [ -n "$(get fm.nvme.t1r1.fetch.p50_us)" ]; then
 fi
 echo
 echo "== workloads: completion time in seconds (ratio to swap file | to zram)"
-printf '%-12s %9s %9s %9s %9s %9s %14s %14s\n' workload anon fm_local fm_mc swapfile zram 'mc/swapfile' 'mc/zram'
+printf '%-12s %8s %9s %9s %9s %9s %9s %12s %8s %9s\n' workload anon fm_local fm_mc fm_mcz swapfile zram 'mc/swapfile' 'mc/zram' 'mcz/zram'
 for w in $WORKLOADS; do
 	n=$(wl_name $w)
-	printf '%-12s %9s %9s %9s %9s %9s %14s %14s\n' "$n" \
+	printf '%-12s %8s %9s %9s %9s %9s %9s %12s %8s %9s\n' "$n" \
 		"$(fmt "$(get wl.anon.$n.run)" 3)" "$(fmt "$(get wl.fm_local.$n.run)" 3)" \
-		"$(fmt "$(get wl.fm_mc.$n.run)" 3)" "$(fmt "$(get wl.swapfile.$n.run)" 3)" \
-		"$(fmt "$(get wl.zram.$n.run)" 3)" \
+		"$(fmt "$(get wl.fm_mc.$n.run)" 3)" "$(fmt "$(get wl.fm_mcz.$n.run)" 3)" \
+		"$(fmt "$(get wl.swapfile.$n.run)" 3)" "$(fmt "$(get wl.zram.$n.run)" 3)" \
 		"$(fmt "$(div "$(get wl.fm_mc.$n.run)" "$(get wl.swapfile.$n.run)")")" \
-		"$(fmt "$(div "$(get wl.fm_mc.$n.run)" "$(get wl.zram.$n.run)")")"
+		"$(fmt "$(div "$(get wl.fm_mc.$n.run)" "$(get wl.zram.$n.run)")")" \
+		"$(fmt "$(div "$(get wl.fm_mcz.$n.run)" "$(get wl.zram.$n.run)")")"
 done
+echo "  fm_mcz: memcached behind --compressed-cache=$ZC"
 echo "  (init, i.e. first fill of the working set, is in results.json as wl.*.init)"
+if [ -n "$(get wl.fm_local1.$(wl_name ${WORKLOADS%% *}).run)" ]; then
+	echo
+	echo "== workloads on one CPU: client on CPU 0, monitor --fault-cpus=0, memcached on CPU 0 (seconds)"
+	printf '%-12s %8s %9s %9s %9s %9s %9s %12s %8s %9s\n' workload anon fm_local1 fm_mc1 fm_mcz1 swapfile1 zram1 'mc/swapfile' 'mc/zram' 'mcz/zram'
+	for w in $WORKLOADS; do
+		n=$(wl_name $w)
+		printf '%-12s %8s %9s %9s %9s %9s %9s %12s %8s %9s\n' "$n" \
+			"$(fmt "$(get wl.anon.$n.run)" 3)" "$(fmt "$(get wl.fm_local1.$n.run)" 3)" \
+			"$(fmt "$(get wl.fm_mc1.$n.run)" 3)" "$(fmt "$(get wl.fm_mcz1.$n.run)" 3)" \
+			"$(fmt "$(get wl.swapfile1.$n.run)" 3)" "$(fmt "$(get wl.zram1.$n.run)" 3)" \
+			"$(fmt "$(div "$(get wl.fm_mc1.$n.run)" "$(get wl.swapfile1.$n.run)")")" \
+			"$(fmt "$(div "$(get wl.fm_mc1.$n.run)" "$(get wl.zram1.$n.run)")")" \
+			"$(fmt "$(div "$(get wl.fm_mcz1.$n.run)" "$(get wl.zram1.$n.run)")")"
+	done
+	for z in mcz mcz1; do
+		[ -n "$(get $z.zcache_hits)" ] || continue
+		echo "  $z compressed cache: hits $(get $z.zcache_hits), stale $(get $z.zcache_stale), misses $(get $z.zcache_misses), stores $(get $z.zcache_stores), full $(get $z.zcache_full), average slot $(fmt "$(div "$(get $z.zcache_stored_bytes)" "$(get $z.zcache_stores)")" 0) B, in use $(get $z.zcache_used_bytes) of $(get $z.zcache_bytes) B; zram's memory at most $(get zram.mem_used_max) B"
+	done
+	echo "  fm_local1 / zram1: $(for w in $WORKLOADS; do n=$(wl_name $w); printf '%s %s  ' $n "$(fmt "$(div "$(get wl.fm_local1.$n.run)" "$(get wl.zram1.$n.run)")")"; done)"
+fi
 if [ -n "$(get wl.prefetch_on.seq.run)" ]; then
 	echo "  sequential scan (local): prefetch on $(fmt "$(get wl.prefetch_on.seq.run)" 3) s, off $(fmt "$(get wl.prefetch_off.seq.run)" 3) s"
 	grep '^prefetch_on\.' "$KV" | sed 's/^/  /'
@@ -590,6 +711,7 @@ echo "  local backend checksums $(fmt "$(get mem.local_sums_bytes_per_page)") B/
 target "zero-fill fault p50 / uffd ZEROPAGE p50" "$(div "$(get fm.local.t1r1.zero.p50_us)" "$(get uffd.zero.poll.p50_us)")" le 1.2 x ""
 target "zero-fill fault p50 / ZEROPAGE p50, both on CPU 0" "$(div "$(get fm.local_cpu0.t1r1.zero.p50_us)" "$(get uffd.zero.poll_samecpu.p50_us)")" le 1.2 x ""
 target "memcached fetch p50 / (uffd COPY + mc get)" "$(div "$(get fm.mc.t1r1.fetch.p50_us)" "$(add "$(get uffd.copy.poll.p50_us)" "$(get mc.get.p50_us)")")" le 1.3 x ""
+target "memcached fetch p50 / (COPY + get), all on CPU 0" "$(div "$(get fm.mc_cpu0.t1r1.fetch.p50_us)" "$(add "$(get uffd.copy.poll_samecpu.p50_us)" "$(get mc_cpu0.get.p50_us)")")" le 1.3 x "no memcached"
 target "steady fault p50 / fetch p50 (local)" "$(div "$(get fm.local.t1r1.steady_write.p50_us)" "$(get fm.local.t1r1.fetch.p50_us)")" le 1.5 x ""
 target "steady fault p50 / fetch p50 (memcached)" "$(div "$(get fm.mc.t1r1.steady_write.p50_us)" "$(get fm.mc.t1r1.fetch.p50_us)")" le 1.5 x ""
 target "eviction to local" "$(get fm.local.t1r1.evict.MB_per_s)" ge 1000 MB/s ""
@@ -604,6 +726,12 @@ for w in $WORKLOADS; do
 	n=$(wl_name $w)
 	target "$n: fluidmem+mc / swap file" "$(div "$(get wl.fm_mc.$n.run)" "$(get wl.swapfile.$n.run)")" le 1 x ""
 	target "$n: fluidmem+mc / zram" "$(div "$(get wl.fm_mc.$n.run)" "$(get wl.zram.$n.run)")" le 1.5 x "$ZRAM_WHY"
+done
+for w in $WORKLOADS; do
+	n=$(wl_name $w)
+	target "$n, one CPU: fluidmem+mc / swap file" "$(div "$(get wl.fm_mc1.$n.run)" "$(get wl.swapfile1.$n.run)")" le 1 x "no --fault-cpus"
+	target "$n, one CPU: fluidmem+mc / zram" "$(div "$(get wl.fm_mc1.$n.run)" "$(get wl.zram1.$n.run)")" le 1.5 x "no --fault-cpus or ${ZRAM_WHY:-no zram}"
+	target "$n, one CPU: fluidmem+mc+compressed cache / zram" "$(div "$(get wl.fm_mcz1.$n.run)" "$(get wl.zram1.$n.run)")" le 1.5 x "no --compressed-cache or ${ZRAM_WHY:-no zram}"
 done
 target "monitor memory per tracked page" "$(get mem.rss_bytes_per_page)" le 16 B ""
 
