@@ -484,14 +484,15 @@ zcache_results() {
 		tee -a "$RAW" | sed 's/^/#   /' >&2
 }
 if [ $HAVE_MC = 1 ] && [ -n "$ZC" ]; then
-	start_monitor wlmcz --SERVER=127.0.0.1:$MC_PORT --cache_size="$CACHE_PAGES" --compressed-cache="$ZC"
+	# A monitor per workload, so the cache's figures are per workload.
 	for w in $WORKLOADS; do
+		start_monitor wlmcz --SERVER=127.0.0.1:$MC_PORT --cache_size="$CACHE_PAGES" --compressed-cache="$ZC"
 		# shellcheck disable=SC2046
 		run "workload $(wl_name $w): fluidmem memcached + compressed cache" "$B/workload" --memory=fluidmem \
 			--socket="$SOCK" $(wl_args $w) --name=wl.fm_mcz.$(wl_name $w)
+		zcache_results mcz.$(wl_name $w)
+		stop_monitor
 	done
-	zcache_results mcz
-	stop_monitor
 fi
 
 # One CPU: the client on CPU 0 and the monitor's fault threads with it
@@ -518,16 +519,16 @@ if [ -n "$FCPUS" ]; then
 		# The same with the compressed cache in front of memcached,
 		# half the working set in size (zram's own memory is noted).
 		if [ -n "$ZC" ]; then
-			start_monitor wlmcz1 --SERVER=127.0.0.1:$MC0_PORT --cache_size="$CACHE_PAGES" \
-				--fault-cpus=0 --compressed-cache="$ZC"
 			for w in $WORKLOADS; do
+				start_monitor wlmcz1 --SERVER=127.0.0.1:$MC0_PORT --cache_size="$CACHE_PAGES" \
+					--fault-cpus=0 --compressed-cache="$ZC"
 				# shellcheck disable=SC2046
 				run "workload $(wl_name $w): fluidmem memcached + compressed cache, CPU 0" \
 					taskset -c 0 "$B/workload" --memory=fluidmem --socket="$SOCK" $(wl_args $w) \
 					--name=wl.fm_mcz1.$(wl_name $w)
+				zcache_results mcz1.$(wl_name $w)
+				stop_monitor
 			done
-			zcache_results mcz1
-			stop_monitor
 		fi
 	fi
 else
@@ -686,9 +687,17 @@ if [ -n "$(get wl.fm_local1.$(wl_name ${WORKLOADS%% *}).run)" ]; then
 			"$(fmt "$(div "$(get wl.fm_mc1.$n.run)" "$(get wl.zram1.$n.run)")")" \
 			"$(fmt "$(div "$(get wl.fm_mcz1.$n.run)" "$(get wl.zram1.$n.run)")")"
 	done
-	for z in mcz mcz1; do
-		[ -n "$(get $z.zcache_hits)" ] || continue
-		echo "  $z compressed cache: hits $(get $z.zcache_hits), stale $(get $z.zcache_stale), misses $(get $z.zcache_misses), stores $(get $z.zcache_stores), full $(get $z.zcache_full), average slot $(fmt "$(div "$(get $z.zcache_stored_bytes)" "$(get $z.zcache_stores)")" 0) B, in use $(get $z.zcache_used_bytes) of $(get $z.zcache_bytes) B; zram's memory at most $(get zram.mem_used_max) B"
+	echo "  compressed cache ($ZC; zram's memory at most $(get zram.mem_used_max) B): fetches served, unpinned | one CPU"
+	for w in $WORKLOADS; do
+		n=$(wl_name $w)
+		[ -n "$(get mcz.$n.zcache_hits)$(get mcz1.$n.zcache_hits)" ] || continue
+		line="    $n"
+		for z in mcz mcz1; do
+			h=$(get $z.$n.zcache_hits); m=$(get $z.$n.zcache_misses)
+			[ -n "$h" ] || { line="$line | -"; continue; }
+			line="$line | $(awk -v h="$h" -v m="$m" 'BEGIN { printf "%.1f%%", h + m ? 100 * h / (h + m) : 0 }') of $((h + m)) (full $(get $z.$n.zcache_full), stale $(get $z.$n.zcache_stale), slot $(fmt "$(div "$(get $z.$n.zcache_stored_bytes)" "$(get $z.$n.zcache_stores)")" 0) B)"
+		done
+		echo "$line"
 	done
 	echo "  fm_local1 / zram1: $(for w in $WORKLOADS; do n=$(wl_name $w); printf '%s %s  ' $n "$(fmt "$(div "$(get wl.fm_local1.$n.run)" "$(get wl.zram1.$n.run)")")"; done)"
 fi
