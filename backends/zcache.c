@@ -37,7 +37,7 @@
 #define ZC_UNIT 16	/* index entries count these */
 #define ZC_BATCH 64	/* pages per call to the backend behind */
 #define ZC_CHUNK (64 * 1024) /* carved for one size class at a time */
-#define ZC_MAGIC 0x7a63u
+#define ZC_MAGIC 0x7au
 
 /* At the start of every copy's slot. */
 struct zc_hdr {
@@ -47,7 +47,8 @@ struct zc_hdr {
 	uint64_t pgoff;
 	uint32_t crc;	    /* CRC32C of the whole page */
 	uint16_t clen;	    /* bytes that follow; == page size: stored raw */
-	uint16_t magic;
+	uint8_t server;	    /* the backend server the page was stored on */
+	uint8_t magic;
 };
 
 /* Slots of one size: a free list, and the chunk being carved. */
@@ -137,7 +138,7 @@ static void slot_free(struct backend *be, uint64_t off, unsigned c)
 	 * had this slot's index entry sees a stranger's slot. */
 	memcpy(be->pool + off, &k->free, sizeof(k->free));
 	memset(be->pool + off + offsetof(struct zc_hdr, magic), 0,
-	       sizeof(uint16_t));
+	       sizeof(uint8_t));
 	k->free = off + 1;
 	be->used -= class_bytes(c);
 }
@@ -157,18 +158,28 @@ static int copy_header(struct backend *be, uint32_t u,
 	       off + class_bytes(slot_class(h->clen)) <= be->size;
 }
 
-/* Drop the page's copy, if any. */
+/* Drop the page's copy, if any; with @match_server only a copy stored
+ * on k->server (a delete names the server it deletes from). */
 static void forget_locked(struct backend *be, struct backend_region *br,
-			  const struct page_key *k)
+			  const struct page_key *k, int match_server)
 {
 	struct zc_hdr h;
 	uint32_t u;
 
 	if (k->pgoff >= br->npages)
 		return;
-	u = atomic_exchange(&br->idx[k->pgoff], 0);
-	if (u && copy_header(be, u, k, &h))
-		slot_free(be, h.off, slot_class(h.clen));
+	/* Load first: deletes of pages never cached (a blind region delete
+	 * walks every offset) must not commit the lazily mapped index. */
+	u = atomic_load(&br->idx[k->pgoff]);
+	if (!u || !copy_header(be, u, k, &h))
+		return;
+	/* A delete of a copy left on a server the page has since moved
+	 * from must not drop the copy of where it is now. */
+	if (match_server && k->server != BACKEND_NO_SERVER &&
+	    k->server != h.server)
+		return;
+	atomic_store(&br->idx[k->pgoff], 0);
+	slot_free(be, h.off, slot_class(h.clen));
 }
 
 /* ---- one page ---- */
@@ -236,6 +247,7 @@ static void zc_store(struct backend_conn *c, struct backend_region *br,
 		.region_id = k->region_id,
 		.pgoff = k->pgoff,
 		.crc = crc32c(0, page, ps),
+		.server = k->server,
 		.magic = ZC_MAGIC,
 	};
 
@@ -248,7 +260,7 @@ static void zc_store(struct backend_conn *c, struct backend_region *br,
 	unsigned cl = slot_class((uint64_t)clen);
 
 	pthread_rwlock_wrlock(&be->lock);
-	forget_locked(be, br, k);
+	forget_locked(be, br, k, 0);
 	h.off = slot_alloc(be, cl);
 	if (h.off != UINT64_MAX) {
 		memcpy(be->pool + h.off, &h, sizeof(h));
@@ -268,11 +280,11 @@ static void zc_store(struct backend_conn *c, struct backend_region *br,
 
 /* Drop the copies of @n pages, one lock for all. */
 static void zc_forget(struct backend *be, struct backend_region *br,
-		      const struct page_key *keys, unsigned n)
+		      const struct page_key *keys, unsigned n, int match_server)
 {
 	pthread_rwlock_wrlock(&be->lock);
 	for (unsigned i = 0; i < n; i++)
-		forget_locked(be, br, &keys[i]);
+		forget_locked(be, br, &keys[i], match_server);
 	pthread_rwlock_unlock(&be->lock);
 }
 
@@ -313,7 +325,7 @@ static void zc_multi_put(struct backend_conn *c, struct backend_region *br,
 
 	/* The old copy goes first: from here on the cache must not serve
 	 * it, whatever the backend says about the new one. */
-	zc_forget(be, br, keys, n);
+	zc_forget(be, br, keys, n, 0);
 	be->ops->multi_put(c->inner, br->inner, keys, bufs, n, res);
 	for (unsigned i = 0; i < n; i++)
 		if (res[i] == 0 && keys[i].pgoff < br->npages)
@@ -323,7 +335,7 @@ static void zc_multi_put(struct backend_conn *c, struct backend_region *br,
 static void zc_del(struct backend_conn *c, struct backend_region *br,
 		   const struct page_key *keys, unsigned n)
 {
-	zc_forget(c->be, br, keys, n);
+	zc_forget(c->be, br, keys, n, 1);
 	c->be->ops->del(c->inner, br->inner, keys, n);
 }
 
@@ -403,7 +415,7 @@ static void zc_region_close(struct backend *be, struct backend_region *br,
 			struct page_key k = { .region_id = br->id, .pgoff = pg };
 			if (atomic_load_explicit(&br->idx[pg],
 						 memory_order_relaxed))
-				forget_locked(be, br, &k);
+				forget_locked(be, br, &k, 0);
 		}
 		pthread_rwlock_unlock(&be->lock);
 	}
@@ -471,6 +483,12 @@ int zcache_wrap(const struct backend_ops *inner_ops, struct backend *inner,
 {
 	struct backend *be;
 
+	if (page_size > UINT16_MAX) {
+		/* A raw copy's length must fit the header's 16 bits. */
+		snprintf(err, errlen, "pages of %u bytes are too large for "
+			 "the compressed cache (at most 32 KiB)", page_size);
+		return -EINVAL;
+	}
 	if (bytes < ZCACHE_MIN_BYTES || bytes > ZCACHE_MAX_BYTES) {
 		snprintf(err, errlen, "compressed cache size %" PRIu64
 			 " out of range", bytes);
